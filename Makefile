@@ -1,0 +1,64 @@
+# mlops-kit: the two commands are `make run` and `make test`; everything else is optional.
+# Each target creates .venv on first use and (re)installs the kit when pyproject.toml changes.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.mlops-kit-installed
+EXTRAS ?= dev,dask
+
+# Use the venv's own Jupyter kernel, never a stale one from the user's home.
+export JUPYTER_PREFER_ENV_PATH := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+export MPLBACKEND := Agg
+# CI points at the shared real data when it is there (see .ci/run); otherwise synthetic.
+
+.PHONY: help venv run test test-fast lint format goldens bench clean distclean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "mlops-kit needs Python 3.10+, found " + sys.version.split()[0]'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	@touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv and install the kit (editable) with its extras
+
+run: $(STAMP)  ## execute every notebook into build/ and write build/index.html
+	$(BIN)/mlops-kit run --out build
+
+test: $(STAMP)  ## run the whole test suite (unit, notebooks, homework, realdata when present)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## only the unit tests
+	$(BIN)/python -m pytest -m unit
+
+lint: $(STAMP)  ## ruff check + format check, notebooks committed without outputs
+	$(BIN)/ruff check lib tests benchmarks
+	$(BIN)/ruff format --check lib tests benchmarks
+	$(BIN)/python -m mlops_kit.notebook_hygiene notebooks homework
+
+format: $(STAMP)  ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix lib tests benchmarks
+	$(BIN)/ruff format lib tests benchmarks
+
+goldens: $(STAMP)  ## re-execute the notebooks and refresh tests/goldens/ on purpose
+	$(BIN)/python -m pytest tests/notebooks --update-goldens
+
+bench: $(STAMP)  ## time the kit against the course's reference code
+	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_batch.py
+
+clean:  ## remove build outputs and caches (keeps .venv and data/)
+	rm -rf build models .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+
+distclean: clean  ## also remove .venv and the data cache
+	rm -rf $(VENV) data
