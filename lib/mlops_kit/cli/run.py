@@ -1,0 +1,80 @@
+"""``mlops-kit run``: execute the notebooks headlessly and write an HTML index."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_json_flag, print_json
+
+EPILOG = """\
+examples:
+  mlops-kit run                                   all notebooks -> build/index.html
+  mlops-kit run notebooks/03_train_duration_model.ipynb -p train_dataset green:2021-03
+  mlops-kit run -p source synthetic --out build/offline
+
+A parameter a notebook does not declare is refused before any kernel starts (papermill
+itself only warns). Values are converted to the type of the notebook's default.
+The exit code is 0 only when every notebook ran to the end.
+"""
+
+
+def register(sub) -> None:
+    """Add the ``run`` sub-command."""
+    parser = sub.add_parser(
+        "run",
+        help="execute notebooks with papermill, render HTML, write build/index.html",
+        description="Execute the kit's notebooks (or the ones named) headlessly with papermill, "
+        "render each to HTML with nbconvert and list them in OUT/index.html.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="notebooks to run")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a parameter of the notebooks (repeatable)",
+    )
+    parser.add_argument("--out", default="build", help="build folder (default: build)")
+    parser.add_argument("--workers", type=int, default=2, help="notebooks at once (default: 2)")
+    parser.add_argument("--timeout-cell", type=float, default=600, help="seconds per cell")
+    parser.add_argument("--timeout-total", type=float, default=1800, help="seconds per notebook")
+    add_json_flag(parser)
+    parser.set_defaults(func=handle)
+
+
+def handle(args) -> int:
+    """Run the notebooks and print a summary; exit 1 when any did not finish."""
+    from pathlib import Path
+
+    from ..report import run_all
+
+    runs = run_all(
+        args.notebooks,
+        dict(args.parameter),
+        args.out,
+        workers=args.workers,
+        timeout_cell=args.timeout_cell,
+        timeout_total=args.timeout_total,
+        coerce_strings=True,
+    )
+    failed = [r for r in runs if r.status != "ok"]
+    if args.json:
+        print_json(
+            {
+                "ok": not failed,
+                "index": str(Path(args.out) / "index.html"),
+                "notebooks": [r.to_dict() for r in runs],
+            }
+        )
+    else:
+        for run in runs:
+            print(f"{run.status:>16}  {run.seconds:6.1f} s  {run.name}")
+            if run.error:
+                print(f"{'':>16}  {run.error}")
+        index = Path(args.out) / "index.html"
+        print(f"\n{len(runs) - len(failed)}/{len(runs)} notebooks ok; open {index}")
+    return 1 if failed else 0
