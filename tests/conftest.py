@@ -19,6 +19,14 @@ ROOT = TESTS.parent
 _FOLDER_MARKERS = {"unit": "unit", "notebooks": "notebooks", "homework": "homework"}
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        help="rewrite tests/goldens/ from fresh executions instead of comparing (make goldens)",
+    )
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         rel = Path(str(item.fspath)).resolve().relative_to(TESTS.resolve())

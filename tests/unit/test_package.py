@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from mlops_kit.cli import COMMANDS, build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +25,8 @@ def test_import_has_no_side_effects(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_KIT_")}
     env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"))
     modules = ["mlops_kit"] + [
-        f"mlops_kit.{p.stem}" for p in (ROOT / "lib" / "mlops_kit").glob("*.py")
+        f"mlops_kit.{p.stem}"
+        for p in (ROOT / "lib" / "mlops_kit").glob("*.py")
         if p.stem not in {"__init__", "__main__"}
     ]
     code = "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)"
@@ -39,8 +39,16 @@ def test_every_subcommand_is_shipped():
         assert (ROOT / "lib" / "mlops_kit" / "cli" / f"{name}.py").is_file(), name
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    assert set(sub.choices) >= {"data", "train", "run", "batch", "doctor", "ssh-config",
-                                "maturity", "homework"}
+    assert set(sub.choices) >= {
+        "data",
+        "train",
+        "run",
+        "batch",
+        "doctor",
+        "ssh-config",
+        "maturity",
+        "homework",
+    }
 
 
 def test_help_explains(capsys):
@@ -63,7 +71,9 @@ def test_no_sys_path_hacks():
     for folder in ("lib", "tests", "notebooks", "homework", "benchmarks"):
         for path in (ROOT / folder).rglob("*"):
             if path.suffix in {".py", ".ipynb"} and ".ipynb_checkpoints" not in path.parts:
-                if "sys.path.append" in path.read_text(errors="ignore") or "sys.path.insert" in path.read_text(errors="ignore"):
+                if "sys.path.append" in path.read_text(
+                    errors="ignore"
+                ) or "sys.path.insert" in path.read_text(errors="ignore"):
                     offenders.append(str(path.relative_to(ROOT)))
     offenders = [o for o in offenders if o != "tests/unit/test_package.py"]
     assert not offenders, f"no sys.path edits: {offenders}"

@@ -3,7 +3,6 @@ import json
 import nbformat
 import numpy as np
 import pytest
-
 from mlops_kit.errors import InvalidNotebookError
 from mlops_kit.records import MIME_TYPE, read_records, record, to_jsonable
 
@@ -36,8 +35,11 @@ def test_record_outside_a_kernel_prints(capsys):
 
 
 def test_read_records_later_wins_and_roundtrips_file(tmp_path):
-    nb = _nb_with_outputs({"name": "a", "value": 1}, {"name": "a", "value": 2},
-                          json.dumps({"name": "b", "value": [1, 2]}))
+    nb = _nb_with_outputs(
+        {"name": "a", "value": 1},
+        {"name": "a", "value": 2},
+        json.dumps({"name": "b", "value": [1, 2]}),
+    )
     path = tmp_path / "x.ipynb"
     nbformat.write(nb, path)
     assert read_records(path) == {"a": 2, "b": [1, 2]}
