@@ -1,0 +1,322 @@
+"""Tests of mlops_kit.runner on real kernels and the fixture notebooks.
+
+Per-cell timeouts are kept to a few seconds so the suite stays fast; no test asserts on
+timings except "returned before any kernel could have started" for refused parameters,
+which is checked by the absence of a kernel process, not by the clock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from mlops_kit.errors import BadParameterError, InvalidNotebookError, UnknownParameterError
+from mlops_kit.runner import (
+    STATUSES,
+    RunResult,
+    notebook_parameters,
+    run_notebook,
+    validate_parameters,
+)
+
+pytestmark = pytest.mark.runner
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "notebooks"
+
+
+def fx(name: str) -> Path:
+    return FIXTURES / f"{name}.ipynb"
+
+
+# ----------------------------------------------------------------------------- parameters
+
+
+def test_notebook_parameters_reads_names_types_defaults_and_help():
+    params = notebook_parameters(fx("ok"))
+    assert list(params) == ["n", "alpha", "label", "months", "verbose"]
+    assert {name: p["type"] for name, p in params.items()} == {
+        "n": "int",
+        "alpha": "float",
+        "label": "str",
+        "months": "list",
+        "verbose": "bool",
+    }
+    assert params["n"]["default"] == 3
+    assert params["months"]["default"] == ["2021-01", "2021-02"]
+    assert params["n"]["help"] == "how many squares to sum"
+
+
+def test_notebook_parameters_annotation_wins_over_default():
+    nb = json.loads(fx("ok").read_text())
+    nb["cells"][1]["source"] = "x: float = 1  # annotated\nmystery = make()  # not a literal\n"
+    params = notebook_parameters(nb)
+    assert params["x"]["type"] == "float"
+    assert params["mystery"]["type"] is None
+
+
+@pytest.mark.parametrize("name", ["invalid_json", "not_a_notebook"])
+def test_notebook_parameters_refuses_malformed_notebooks(name):
+    with pytest.raises(InvalidNotebookError) as info:
+        notebook_parameters(fx(name))
+    assert "Fix:" in str(info.value)
+
+
+def test_notebook_parameters_missing_file():
+    with pytest.raises(InvalidNotebookError, match="does not exist"):
+        notebook_parameters(FIXTURES / "nope.ipynb")
+
+
+def test_validate_parameters_refuses_unknown_names_listing_valid_ones():
+    with pytest.raises(UnknownParameterError) as info:
+        validate_parameters(fx("ok"), {"nn": 1})
+    message = str(info.value)
+    assert "'nn'" in message
+    assert "n (default 3)" in message and "alpha (default 0.5)" in message
+
+
+def test_validate_parameters_without_parameters_cell_explains_tagging():
+    with pytest.raises(UnknownParameterError, match="tag its first code cell"):
+        validate_parameters(fx("no_parameters"), {"x": 1})
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"n": "abc"}, {"n": 1.5}, {"n": True}, {"alpha": "x"}, {"verbose": 1}, {"months": "a"}],
+)
+def test_validate_parameters_refuses_wrong_types(params):
+    with pytest.raises(BadParameterError) as info:
+        validate_parameters(fx("ok"), params)
+    assert repr(next(iter(params))) in str(info.value)
+
+
+def test_validate_parameters_accepts_right_types_and_widens_int_to_float():
+    got = validate_parameters(fx("ok"), {"n": 5, "alpha": 2, "months": ("a",), "verbose": True})
+    assert got == {"n": 5, "alpha": 2.0, "months": ["a"], "verbose": True}
+    assert isinstance(got["alpha"], float)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("n", "3", 3),
+        ("alpha", "1e-3", 0.001),
+        ("label", "3", "3"),
+        ("months", "[a, b]", ["a", "b"]),
+        ("months", '["2021-03"]', ["2021-03"]),
+        ("verbose", "true", True),
+        ("verbose", "No", False),
+    ],
+)
+def test_validate_parameters_coerces_cli_strings(name, text, expected):
+    assert validate_parameters(fx("ok"), {name: text}, coerce_strings=True) == {name: expected}
+
+
+@pytest.mark.parametrize(("name", "text"), [("n", "abc"), ("verbose", "maybe"), ("months", "[a")])
+def test_validate_parameters_refuses_bad_cli_strings(name, text):
+    with pytest.raises(BadParameterError):
+        validate_parameters(fx("ok"), {name: text}, coerce_strings=True)
+
+
+# ----------------------------------------------------------------------------- statuses
+
+
+def test_bad_parameters_start_no_kernel(tmp_path, monkeypatch):
+    import mlops_kit.runner as runner
+
+    def no_kernel(*args, **kwargs):  # pragma: no cover - called only on a regression
+        raise AssertionError("a kernel was started for refused parameters")
+
+    monkeypatch.setattr(runner, "_execute", no_kernel)
+    result = run_notebook(fx("ok"), {"n": "abc"}, tmp_path / "out.ipynb")
+    assert result.status == "bad_parameters"
+    assert "expects an int" in result.error
+    assert not (tmp_path / "out.ipynb").exists()
+    unknown = run_notebook(fx("ok"), {"typo": 1})
+    assert unknown.status == "bad_parameters"
+    assert "typo" in unknown.error
+
+
+@pytest.mark.parametrize("name", ["invalid_json", "not_a_notebook"])
+def test_invalid_notebook_status(name):
+    result = run_notebook(fx(name))
+    assert result.status == "invalid_notebook"
+    assert "Fix:" in result.error
+    assert result.output is None
+
+
+def test_ok_run_injects_parameters_and_returns_records(tmp_path):
+    out = tmp_path / "sub" / "ok.ipynb"
+    result = run_notebook(
+        fx("ok"),
+        {"n": "4", "months": "[x, y]", "verbose": "true"},
+        out,
+        coerce_strings=True,
+        timeout_cell=30,
+    )
+    assert result.status == "ok", result.error
+    assert result.error is None and result.cell is None
+    assert result.records["total"] == 0 + 1 + 4 + 9
+    assert result.records["months"] == ["x", "y"]
+    assert result.records["types"] == ["int", "float", "str", "list", "bool"]
+    assert result.parameters == {"n": 4, "months": ["x", "y"], "verbose": True}
+    saved = json.loads(out.read_text())
+    tags = [c["metadata"].get("tags", []) for c in saved["cells"]]
+    assert ["injected-parameters"] in tags
+    assert saved["metadata"]["papermill"]["parameters"]["n"] == 4
+    assert saved["metadata"]["mlops_kit"]["status"] == "ok"
+    assert not list(out.parent.glob(".*.tmp"))  # the atomic write left no temp file
+    as_dict = result.to_dict()
+    assert as_dict["status"] == "ok"
+    json.dumps(as_dict)
+
+
+def test_cell_error_names_cell_and_exception_and_keeps_output(tmp_path):
+    out = tmp_path / "raises.ipynb"
+    result = run_notebook(fx("raises"), None, out, timeout_cell=30)
+    assert result.status == "cell_error"
+    assert (result.ename, result.evalue) == ("ZeroDivisionError", "division by zero")
+    saved = json.loads(out.read_text())
+    assert "1 / divisor" in "".join(saved["cells"][result.cell]["source"])
+    assert saved["cells"][result.cell]["metadata"]["papermill"]["status"] == "failed"
+    assert result.records == {"before": 1}  # recorded before the failure
+    assert "ZeroDivisionError" in result.error and f"Cell {result.cell}" in result.error
+
+
+def test_per_cell_timeout_hits_the_looping_cell(tmp_path):
+    result = run_notebook(fx("infinite_loop"), None, tmp_path / "o.ipynb", timeout_cell=2)
+    assert result.status == "timeout"
+    saved = json.loads((tmp_path / "o.ipynb").read_text())
+    assert "while True" in "".join(saved["cells"][result.cell]["source"])
+    assert "per-cell limit of 2 s" in result.error
+
+
+def test_whole_run_timeout_stops_between_short_cells():
+    # every cell fits the per-cell limit; together they do not fit the run's budget
+    result = run_notebook(fx("sleeps"), {"seconds": 1.5}, timeout_cell=10, timeout_total=4)
+    assert result.status == "timeout"
+    assert result.cell is not None and result.cell >= 3  # not the first sleeping cell
+    assert "whole run" in result.error
+
+
+def test_kernel_died_on_os_exit():
+    result = run_notebook(fx("os_exit"), {"code": 3}, timeout_cell=30)
+    assert result.status == "kernel_died"
+    assert "exit code 3" in result.error
+    assert result.cell is not None
+
+
+def test_no_such_kernel_is_kernel_died_with_a_fix():
+    result = run_notebook(fx("no_parameters"), kernel="no-such-kernel-xyz", timeout_cell=30)
+    assert result.status == "kernel_died"
+    assert "no-such-kernel-xyz" in result.error
+
+
+def test_memory_error_is_out_of_memory():
+    nb = json.loads(fx("no_parameters").read_text())
+    nb["cells"][1]["source"] = "raise MemoryError('pretend')"
+    result = run_notebook(nb, timeout_cell=30)
+    assert result.status == "out_of_memory"
+    assert result.ename == "MemoryError"
+
+
+def test_every_status_is_documented():
+    assert set(STATUSES) == {
+        "ok",
+        "cell_error",
+        "timeout",
+        "kernel_died",
+        "invalid_notebook",
+        "bad_parameters",
+        "out_of_memory",
+        "output_too_large",
+    }
+    assert RunResult.__dataclass_fields__["status"]
+
+
+# ----------------------------------------------------------------------------- environment
+
+
+def test_kernel_gets_cache_dir_and_runs_in_a_fresh_temp_dir_removed_after(_isolated_cache):
+    result = run_notebook(
+        fx("writes_env"),
+        {"names": ["MLOPS_KIT_CACHE_DIR", "MPLBACKEND", "EXTRA"]},
+        env={"EXTRA": "yes"},
+        timeout_cell=30,
+    )
+    assert result.status == "ok", result.error
+    env = result.records["env"]
+    assert env["MLOPS_KIT_CACHE_DIR"] == str(Path(_isolated_cache).resolve())
+    assert env["MPLBACKEND"] == "Agg" and env["EXTRA"] == "yes"
+    kernel_cwd = Path(result.records["cwd"])
+    assert kernel_cwd.name.startswith("mlops-kit-run-")
+    assert not kernel_cwd.exists()  # removed afterwards
+    assert result.cwd is None
+
+
+def test_given_cwd_is_used_and_kept(tmp_path):
+    work = tmp_path / "work"
+    result = run_notebook(fx("writes_env"), cwd=work, timeout_cell=30)
+    assert result.status == "ok", result.error
+    assert Path(result.records["cwd"]) == work.resolve()
+    assert (work / "made_here.txt").read_text() == "hi"
+    assert result.cwd == str(work.resolve())
+
+
+def test_keep_cwd_keeps_the_temporary_folder():
+    result = run_notebook(fx("writes_env"), timeout_cell=30, keep_cwd=True)
+    try:
+        assert (Path(result.cwd) / "made_here.txt").exists()
+    finally:
+        import shutil
+
+        shutil.rmtree(result.cwd, ignore_errors=True)
+
+
+def test_run_writes_nothing_in_home(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    result = run_notebook(fx("ok"), env={"HOME": str(home)}, timeout_cell=30)
+    assert result.status == "ok", result.error
+    assert list(home.iterdir()) == []
+
+
+def test_relative_file_read_from_given_cwd(tmp_path):
+    (tmp_path / "secret.txt").write_text("visible")
+    result = run_notebook(fx("reads_file"), cwd=tmp_path, timeout_cell=30)
+    assert result.records["text"] == "visible"
+
+
+# ----------------------------------------------------------------------------- concurrency
+
+
+def test_four_kernels_started_at_once_do_not_race(tmp_path):
+    barrier = threading.Barrier(4)
+
+    def one(i: int) -> RunResult:
+        barrier.wait()
+        return run_notebook(fx("ok"), {"n": i}, tmp_path / f"{i}.ipynb", timeout_cell=60)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(one, range(4)))
+    assert [r.status for r in results] == ["ok"] * 4, [r.error for r in results]
+    assert [r.records["total"] for r in results] == [sum(j * j for j in range(i)) for i in range(4)]
+
+
+def test_bad_arguments_are_programming_errors():
+    with pytest.raises(ValueError):
+        run_notebook(fx("ok"), timeout_cell=0)
+    with pytest.raises(TypeError):
+        run_notebook(fx("ok"), limits={"memory_mb": 10})
+
+
+def test_lazy_batch_reexport_names_missing_module_clearly():
+    import mlops_kit.runner as runner
+
+    with pytest.raises(AttributeError):
+        runner.no_such_name  # noqa: B018
+    if not (Path(runner.__file__).parent / "batch.py").exists():
+        with pytest.raises(ImportError):
+            runner.run_batch  # noqa: B018
