@@ -53,6 +53,8 @@ __all__ = [
     "plot_assessment",
     "scan",
     "levels_table",
+    "write_demo_project",
+    "LEARNER_AFTER_MODULE_1",
     "principles_by_level",
     "UnknownQuestionError",
     "BadAnswerError",
@@ -1215,3 +1217,84 @@ def module_for_level(number: int) -> list[str]:
     """Return the names of the course modules that teach what level ``number`` needs."""
     modules = sorted({p.module for p in PRINCIPLES if p.level == number})
     return [f"{m}: {MODULES[m]}" for m in modules]
+
+
+#: the answers of a plausible learner after module 1 (what notebook 04 starts from):
+#: the notebook is in git, the data is fetched by a script and the environment is pinned;
+#: there are no tests or CI yet, so the learner is at level 0 and level 1 is next
+LEARNER_AFTER_MODULE_1: dict[str, bool] = {
+    q.id: q.id in {"code_in_git", "data_by_script", "reproducible_env"} for q in QUESTIONS
+}
+
+#: the files of a small demo project, by the level whose evidence they add
+_DEMO_FILES: dict[int, dict[str, str]] = {
+    0: {
+        "notebooks/duration-prediction.ipynb": json.dumps(
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "metadata": {},
+                        "outputs": [],
+                        "execution_count": None,
+                        "source": "import pandas as pd\n"
+                        "from sklearn.linear_model import LinearRegression",
+                    }
+                ],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            },
+            indent=1,
+        ),
+    },
+    1: {
+        "tests/test_prepare.py": "def test_duration_is_in_minutes():\n    assert 90 / 60 == 1.5\n",
+        ".github/workflows/tests.yml": "name: tests\non: [push]\njobs:\n  unit:\n"
+        "    runs-on: ubuntu-latest\n    steps:\n      - run: make test\n",
+        "Makefile": "test:\n\tpytest tests\n",
+    },
+    2: {
+        "pipeline/train_flow.py": "import mlflow\nfrom prefect import flow\n\n\n"
+        "@flow\ndef train_duration_model(month: str):\n"
+        "    with mlflow.start_run():\n        mlflow.log_param('month', month)\n",
+    },
+    3: {
+        "pipeline/promote.py": "import mlflow\n\n\n"
+        "def promote(run_id: str):\n"
+        "    mlflow.register_model(f'runs:/{run_id}/model', 'taxi-duration')\n",
+        "service/Dockerfile": "FROM python:3.11-slim\nCOPY predict.py .\n",
+        ".github/workflows/deploy.yml": "name: cd\non:\n  push:\n    branches: [main]\n"
+        "jobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: docker build service\n",
+    },
+    4: {
+        "monitoring/drift.py": "from evidently import Report\n\n\n"
+        "def retrain_when_drifted(share: float) -> bool:\n    return share > 0.3\n",
+        "monitoring/grafana/dashboard.json": "{}\n",
+    },
+}
+
+
+def write_demo_project(folder: str | os.PathLike, number: int) -> Path:
+    """Write a tiny project whose files evidence maturity level ``number`` (for demos).
+
+    Each level adds the files that evidence it on top of the levels below: a notebook
+    (0); a test, a CI workflow and a Makefile test target (1); a tracked training flow (2);
+    a registry call, a Dockerfile and a deploy workflow (3); drift monitoring that
+    retrains (4). Existing files of the same names are overwritten.
+
+    Returns:
+        The folder.
+
+    Raises:
+        BadParameterError: when ``number`` is not a level (0-4).
+    """
+    level(number)  # validates
+    root = Path(folder)
+    for step in range(number + 1):
+        for rel, text in _DEMO_FILES[step].items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    return root

@@ -522,3 +522,23 @@ def test_cli_bad_input_is_one_paragraph_without_traceback(tmp_path, capsys):
     assert "uses_kubernetes" in err and "code_in_git" in err and "Traceback" not in err
     assert main(["maturity", "--plot", str(tmp_path / "x.png")]) == 2
     assert "--plot needs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("level", [0, 1, 2, 3, 4])
+def test_demo_project_scans_to_its_level(tmp_path, level):
+    result = scan(maturity.write_demo_project(tmp_path, level))
+    assert result.level == level
+    assert result.scores[level] == 1.0
+    wanted = [r.id for r in maturity.REQUIREMENTS if r.level == level + 1]
+    assert [r.id for r in result.missing_for_next] == wanted
+
+
+def test_demo_project_rejects_a_bad_level(tmp_path):
+    with pytest.raises(BadParameterError):
+        maturity.write_demo_project(tmp_path, 7)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_learner_after_module_one_matches_the_example_file():
+    answers = load_answers(ROOT / "examples" / "maturity" / "answers.yaml")
+    assert answers == maturity.LEARNER_AFTER_MODULE_1
