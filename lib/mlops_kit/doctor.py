@@ -45,6 +45,8 @@ STATUSES = (OK, WARN, FAIL)
 TLC_HOST = "d37ci6vzurychx.cloudfront.net"
 TLC_PORT = 443
 
+DEFAULT_SSH_CONFIG = "~/.ssh/config"
+
 MIN_PYTHON = (3, 10)
 #: the course sizes its VM with a 30 GB disk
 MIN_DISK_GB = 30.0
@@ -739,11 +741,13 @@ def check_ssh(
     """For the cloud-VM route: Host entries in ``~/.ssh/config`` and their keys safe.
 
     Every ``IdentityFile`` named must exist and be unreadable by group and others.
-    Without a config at the default place this check only says the route is not set
-    up (OK): the other two routes do not need SSH.
+    Without a config at the default place (``~/.ssh/config``) this check only says the
+    route is not set up (OK): the other two routes do not need SSH. A config at another
+    path that does not exist is a WARN (you asked about that file).
     """
-    explicit = ssh_config is not None
-    path = Path(ssh_config if explicit else "~/.ssh/config").expanduser()
+    default = Path(DEFAULT_SSH_CONFIG).expanduser()
+    path = Path(ssh_config).expanduser() if ssh_config is not None else default
+    explicit = path != default
     setup_fix = "Write the VM's block with `mlops-kit ssh-config HOST IP KEY`."
     if not path.is_file():
         if explicit:
@@ -884,7 +888,7 @@ CHECKS = {
 
 #: the three setup routes of the module and the checks that prove each worked
 ROUTES = {
-    "codespaces": ("codespaces", "python", "packages", "kernel", "network"),
+    "codespaces": ("codespaces", "python", "packages", "kernel", "docker", "compose"),
     "cloud-vm": ("ssh", "python", "packages", "kernel", "docker", "compose", "disk", "memory"),
     "local": ("python", "packages", "kernel", "docker", "compose", "disk", "memory", "cpus"),
 }
@@ -984,3 +988,64 @@ def format_table(checks: Sequence[Check], *, details: bool = True) -> str:
     verdict = "ready" if found[FAIL] == 0 else "fix the FAIL lines first"
     lines.append(f"{found[OK]} OK, {found[WARN]} WARN, {found[FAIL]} FAIL: {verdict}")
     return "\n".join(lines)
+
+
+def route_checks(checks: Sequence[Check], route: str) -> list[Check]:
+    """Return the checks (among those that ran) that prove a setup route worked.
+
+    Raises:
+        UnknownCheckError: when ``route`` is not one of :data:`ROUTES`.
+    """
+    if route not in ROUTES:
+        raise UnknownCheckError(f"Unknown route {route!r}.", f"Use one of: {', '.join(ROUTES)}.")
+    by_name = {check.name: check for check in checks}
+    return [by_name[name] for name in ROUTES[route] if name in by_name]
+
+
+def route_summary(checks: Sequence[Check], route: str) -> str:
+    """Return one line saying how far a route's checks got (stable text, no measurements)."""
+    chosen = route_checks(checks, route)
+    if not chosen:
+        return f"{route}: none of its checks ran"
+    found = counts(chosen)
+    line = f"{route}: {found[OK]} of {len(chosen)} checks OK"
+    for status in (WARN, FAIL):
+        names = [check.name for check in chosen if check.status == status]
+        if names:
+            line += f", {status} {', '.join(names)}"
+    return line
+
+
+def to_frame(checks: Sequence[Check], *, details: bool = True):
+    """Return the checks as a pandas DataFrame (columns check, status, [detail,] fix)."""
+    import pandas as pd
+
+    rows = [
+        {"check": c.name, "status": c.status, "detail": c.detail, "fix": c.fix or ""}
+        for c in checks
+    ]
+    frame = pd.DataFrame(rows, columns=["check", "status", "detail", "fix"])
+    return frame if details else frame.drop(columns="detail")
+
+
+#: background colours of the status column in a notebook
+STATUS_COLOURS = {OK: "#d4edda", WARN: "#fff3cd", FAIL: "#f8d7da"}
+
+
+def styled(checks: Sequence[Check], *, details: bool = True, uuid: str = "doctor"):
+    """Return the checks as a pandas Styler with coloured statuses, for a notebook.
+
+    The Styler gets a fixed ``uuid`` so its HTML is the same on every run (the
+    notebook's regression test compares it).
+    """
+    frame = to_frame(checks, details=details)
+
+    def colour(value):
+        return f"background-color: {STATUS_COLOURS.get(value, '')}"
+
+    return (
+        frame.style.set_uuid(uuid)
+        .map(colour, subset=["status"])
+        .hide(axis="index")
+        .set_properties(**{"text-align": "left"})
+    )

@@ -588,3 +588,44 @@ def test_cli_table_on_this_machine(capsys, tmp_path):
         assert f"  {name}" in out
     assert code == (1 if "FAIL  " in out else 0)
     assert os.environ.get("PATH")  # the real PATH was not clobbered
+
+
+# --------------------------------------------------------------------------- routes, frames
+
+
+def test_ssh_config_at_the_default_path_counts_as_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert doctor.check_ssh(ssh_config="~/.ssh/config").status == OK
+    assert doctor.check_ssh(ssh_config=tmp_path / "elsewhere").status == WARN
+
+
+def test_route_checks_and_summary():
+    checks = [
+        Check("python", OK, "3.11"),
+        Check("docker", FAIL, "denied", "usermod"),
+        Check("compose", WARN, "missing", "install"),
+        Check("codespaces", OK, "no"),
+    ]
+    assert [c.name for c in doctor.route_checks(checks, "local")] == [
+        "python",
+        "docker",
+        "compose",
+    ]
+    assert doctor.route_summary(checks, "local") == (
+        "local: 1 of 3 checks OK, WARN compose, FAIL docker"
+    )
+    assert doctor.route_summary([], "cloud-vm") == "cloud-vm: none of its checks ran"
+    with pytest.raises(doctor.UnknownCheckError):
+        doctor.route_checks(checks, "laptop")
+
+
+def test_frame_and_styled_table_are_stable():
+    checks = [Check("python", OK, "Python 3.11.7"), Check("network", WARN, "offline", "connect")]
+    frame = doctor.to_frame(checks)
+    assert list(frame.columns) == ["check", "status", "detail", "fix"]
+    assert frame["fix"].tolist() == ["", "connect"]
+    assert "detail" not in doctor.to_frame(checks, details=False).columns
+    html = doctor.styled(checks, details=False).to_html()
+    assert html == doctor.styled(checks, details=False).to_html()
+    assert doctor.STATUS_COLOURS[WARN] in html
+    assert "Python 3.11.7" not in html
