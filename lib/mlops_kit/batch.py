@@ -441,13 +441,22 @@ def _watch_parent(parent: int) -> None:  # pragma: no cover - runs in worker pro
             os._exit(1)
 
 
-def _worker_init() -> None:  # pragma: no cover - runs in worker processes
-    """Prepare a pool worker: import the runner (and papermill) once, exit with the parent.
+def _worker_init(environ: dict[str, str], cwd: str) -> None:  # pragma: no cover - in workers
+    """Prepare a pool worker: the caller's environment and folder, papermill imported once.
 
-    The import is what a papermill CLI call pays on every notebook; here each worker pays
-    it once. The watcher thread ends an orphaned worker when the batch is killed.
+    Workers are forked from a server process started with the first pool, so they carry its
+    environment and working folder, not the caller's current ones: both are copied here.
+    The import is what a papermill CLI call pays on every notebook; a worker pays it once
+    (usually never: the fork server already imported it). The watcher thread ends a worker
+    orphaned by a killed batch.
     """
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    os.environ.clear()
+    os.environ.update(environ)
+    try:
+        os.chdir(cwd)
+    except OSError:
+        pass
     try:
         import papermill  # noqa: F401
 
@@ -494,6 +503,10 @@ def execute_job(job: Job) -> RunResult:
 # --------------------------------------------------------------------------------------
 
 
+#: modules the fork server imports once, so every worker it forks starts with them loaded
+_PRELOAD = ("mlops_kit.batch", "mlops_kit.runner", "mlops_kit.records", "papermill", "nbclient")
+
+
 def _make_pool(workers: int) -> cf.ProcessPoolExecutor:
     import multiprocessing
 
@@ -502,10 +515,15 @@ def _make_pool(workers: int) -> cf.ProcessPoolExecutor:
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["mlops_kit.batch", "mlops_kit.runner"])
+        context.set_forkserver_preload(list(_PRELOAD))
     else:  # pragma: no cover - Windows, macOS builds without forkserver
         context = multiprocessing.get_context("spawn")
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+    return cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_worker_init,
+        initargs=(dict(os.environ), os.getcwd()),
+    )
 
 
 class _Progress:
@@ -543,6 +561,19 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _absolute(job: Job) -> Job:
+    """Return the job with absolute paths: workers (local or remote) may not share our cwd."""
+    if not isinstance(job, Job):
+        return job
+
+    def full(path: str | Path | None) -> Path | None:
+        return None if path is None else Path(path).expanduser().resolve()
+
+    return dataclasses.replace(
+        job, notebook=full(job.notebook), output=full(job.output), cwd=full(job.cwd)
+    )
 
 
 def _check_jobs(jobs: Sequence[Job]) -> None:
@@ -590,7 +621,8 @@ def run_batch(
             and a job whose fingerprint already has a reusable result is not run again.
         progress: None for a bar on a terminal and a line per job otherwise; True for the
             bar; False for silence; or a function called with ``(job, result)`` per job.
-        retries_on_kernel_start: extra attempts for a job whose kernel failed to start.
+        retries_on_kernel_start: extra attempts for a job whose kernel failed to start (or
+            whose executor lost it, such as a Dask worker that went away).
 
     Returns:
         The results, in the order of ``jobs`` (reused ones rebuilt from the store).
@@ -598,7 +630,7 @@ def run_batch(
     Raises:
         BatchError: when two jobs share a key or an output path.
     """
-    jobs = list(jobs)
+    jobs = [_absolute(job) for job in jobs]
     _check_jobs(jobs)
     own_store = isinstance(store, (str, Path))
     result_store = ResultStore(store) if own_store else store
@@ -652,6 +684,7 @@ def _run_pending(
     normally. An external executor gets every job at once and schedules them itself.
     """
     from collections import deque
+    from concurrent.futures.process import BrokenProcessPool
 
     own_pool = executor is None
     workers = max(1, min(workers, len(todo)))
@@ -686,10 +719,10 @@ def _run_pending(
                 index = pending.pop(future)
                 try:
                     result = future.result()
-                except cf.process.BrokenProcessPool:
-                    lost.append(index)
-                    continue
                 except Exception as exc:  # noqa: BLE001 - an executor-side failure
+                    if own_pool and isinstance(exc, BrokenProcessPool):
+                        lost.append(index)
+                        continue
                     result = _failed_result(
                         jobs[index],
                         "kernel_died",

@@ -1,0 +1,425 @@
+"""Tests for mlops_kit.batch: grids, fingerprints, the store, the pool, tables and the report.
+
+The fixture notebook ``tests/fixtures/batch/tiny.ipynb`` takes ``x`` (int), ``mode``
+(``ok``, ``raise``, ``loop``, ``sleep``, ``kill_runner``), ``seconds`` and ``data_file``,
+and records ``doubled``, ``runner_pid``, ``val_rmse_a`` and ``val_rmse_b``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlops_kit.batch import (
+    BatchError,
+    GridError,
+    Job,
+    ResultStore,
+    expand_grid,
+    job_fingerprint,
+    job_key,
+    load_grid,
+    run_batch,
+    write_outputs,
+)
+from mlops_kit.runner import RunResult
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "batch" / "tiny.ipynb"
+
+
+@pytest.fixture
+def notebook(tmp_path) -> Path:
+    """A private copy of the fixture notebook (tests may edit its bytes)."""
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    return Path(shutil.copy(FIXTURE, folder / "tiny.ipynb"))
+
+
+def write_grid(folder: Path, text: str) -> Path:
+    path = folder / "grid.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def result(job: Job, status: str = "ok", **kw) -> RunResult:
+    return RunResult(
+        notebook=str(job.notebook),
+        output=str(job.output),
+        parameters=dict(job.parameters),
+        status=status,
+        seconds=kw.pop("seconds", 1.0),
+        **kw,
+    )
+
+
+# ------------------------------------------------------------------ grid files
+
+
+def test_load_grid_zip_crossed_with_grid_plus_fixed(tmp_path, notebook):
+    grid_file = write_grid(
+        notebook.parent,
+        """
+notebook: tiny.ipynb          # relative to this file's folder
+zip:
+  x: [1, 2]
+  data_file: [a.csv, b.csv]
+grid:
+  seconds: [0.0, 0.5, 1.0]
+fixed: {mode: sleep}
+workers: 3
+timeout_cell: 5
+timeout_total: 20
+output: out/here
+""",
+    )
+    grid = load_grid(grid_file)
+    assert grid.notebook == notebook.resolve()
+    assert (grid.workers, grid.timeout_cell, grid.timeout_total) == (3, 5.0, 20.0)
+    assert grid.varying == ["x", "data_file", "seconds"]
+    assert grid.size == 6
+
+    jobs = expand_grid(grid, tmp_path / "out")
+    assert len(jobs) == 6
+    pairs = {(j.parameters["x"], j.parameters["data_file"]) for j in jobs}
+    assert pairs == {(1, "a.csv"), (2, "b.csv")}  # zipped, never crossed
+    assert {j.parameters["seconds"] for j in jobs} == {0.0, 0.5, 1.0}
+    assert all(j.parameters["mode"] == "sleep" for j in jobs)
+    assert all(j.timeout_cell == 5 and j.timeout_total == 20 for j in jobs)
+    assert jobs[0].key == "x=1,data_file=a.csv,seconds=0.0"
+    assert jobs[0].output == (tmp_path / "out" / f"tiny__{jobs[0].key}.ipynb").resolve()
+    assert len({j.output for j in jobs}) == 6
+
+
+def test_notebook_path_falls_back_to_cwd(tmp_path, notebook, monkeypatch):
+    grids = tmp_path / "grids"
+    grids.mkdir()
+    grid_file = write_grid(grids, "notebook: nb/tiny.ipynb\ngrid: {x: [1]}\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_grid(grid_file).notebook == notebook.resolve()
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ("grid: {x: [1]}\nworkerz: 2\n", ["unknown key", "workerz", "timeout_cell"]),
+        ("zip: {x: [1, 2], mode: [ok]}\n", ["equal lengths", "x has 2", "mode has 1"]),
+        ("grid: {x: 3}\n", ["grid.x", "non-empty list", "fixed"]),
+        ("grid: {x: []}\n", ["grid.x", "non-empty list"]),
+        ("grid: {x: [1]}\nfixed: {x: 2}\n", ["both grid and fixed"]),
+        ("grid: {alpha: [1]}\n", ["alpha", "declares x, mode, seconds, data_file"]),
+        ("grid: {x: [1]}\nworkers: 0\n", ["workers", "positive"]),
+        ("grid: [1, 2]\n", ["mapping"]),
+    ],
+)
+def test_bad_grids_are_refused_with_the_fix(notebook, body, words):
+    grid_file = write_grid(notebook.parent, "notebook: tiny.ipynb\n" + body)
+    with pytest.raises(GridError) as info:
+        load_grid(grid_file)
+    message = str(info.value)
+    for word in words:
+        assert word in message
+    assert "Fix:" in message
+
+
+def test_missing_notebook_and_bad_yaml(tmp_path):
+    with pytest.raises(GridError, match="not found"):
+        load_grid(write_grid(tmp_path, "notebook: nowhere.ipynb\n"))
+    with pytest.raises(GridError, match="not valid YAML"):
+        load_grid(write_grid(tmp_path, "notebook: [unclosed\n"))
+    with pytest.raises(GridError, match="Cannot read"):
+        load_grid(tmp_path / "absent.yaml")
+
+
+def test_job_key_is_readable_and_file_safe():
+    key = job_key(
+        {"train_dataset": "green:2021-01", "models": ["linear", "lasso"]},
+        ["train_dataset", "models"],
+    )
+    assert key == "train_dataset=green-2021-01,models=linear+lasso"
+    long = job_key({"p": "x" * 200}, ["p"])
+    assert len(long) < 60 and "/" not in long
+
+
+# ------------------------------------------------------------------ fingerprints and store
+
+
+def test_fingerprint_follows_notebook_parameters_and_input_files(tmp_path, notebook):
+    data = tmp_path / "input.csv"
+    data.write_text("a,b\n1,2\n")
+    job = Job(notebook, {"x": 1, "data_file": str(data)}, tmp_path / "o.ipynb", key="k")
+    first = job_fingerprint(job)
+    assert job_fingerprint(job) == first
+    # timeouts and outputs do not change what the job computes
+    same = Job(notebook, dict(job.parameters), tmp_path / "p.ipynb", timeout_cell=1, key="k")
+    assert job_fingerprint(same) == first
+    assert job_fingerprint(Job(notebook, {"x": 2, "data_file": str(data)}, key="k")) != first
+    data.write_text("a,b\n1,3\n")  # the input file changed
+    assert job_fingerprint(job) != first
+    changed_input = job_fingerprint(job)
+    notebook.write_bytes(notebook.read_bytes().replace(b"tiny notebook", b"small notebook"))
+    assert job_fingerprint(job) != changed_input
+
+
+def test_dataset_ids_hash_the_local_parquet(tmp_path, notebook, monkeypatch):
+    data_dir = tmp_path / "tlc"
+    data_dir.mkdir()
+    monkeypatch.setenv("MLOPS_KIT_DATA_DIR", str(data_dir))
+    job = Job(notebook, {"data_file": "green:2021-01"}, key="k")
+    before = job_fingerprint(job)
+    (data_dir / "green_tripdata_2021-01.parquet").write_bytes(b"pretend parquet")
+    assert job_fingerprint(job) != before
+
+
+def test_store_is_wal_and_keeps_results(tmp_path, notebook):
+    path = tmp_path / "out" / "batch.sqlite"
+    job = Job(notebook, {"x": 1}, tmp_path / "out" / "a.ipynb", key="a")
+    with ResultStore(path) as store:
+        run_id = store.begin_run(1)
+        fp = store.fingerprint(job)
+        assert store.get(fp) is None
+        store.put(fp, job, result(job, records={"doubled": 2}), run_id)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with ResultStore(path) as store:
+        assert store.get(fp)["records"] == {"doubled": 2}
+        assert [r["key"] for r in store.rows(run_id=run_id)] == ["a"]
+        # the executed notebook is gone: run it again
+        assert store.reusable(fp, job) is None
+        Path(job.output).write_text("{}")
+        assert store.reusable(fp, job)["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("status", "reused"),
+    [
+        ("ok", True),
+        ("cell_error", True),
+        ("bad_parameters", True),
+        ("timeout", False),
+        ("kernel_died", False),
+    ],
+)
+def test_machine_dependent_failures_run_again(tmp_path, notebook, status, reused):
+    job = Job(notebook, {"x": 1}, tmp_path / "a.ipynb", key="a")
+    Path(job.output).write_text("{}")
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        fp = store.fingerprint(job)
+        store.put(fp, job, result(job, status), store.begin_run(1))
+        assert (store.reusable(fp, job) is not None) is reused
+
+
+def test_store_reuses_file_hashes_until_the_file_changes(tmp_path):
+    data = tmp_path / "big.bin"
+    data.write_bytes(b"1" * 1000)
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        first = store.file_sha256(data)
+        with store._db:  # poison the cache: proves the second call reads it
+            store._db.execute("UPDATE file_hashes SET sha256 = 'cached'")
+        assert store.file_sha256(data) == "cached"
+        data.write_bytes(b"2" * 1001)
+        assert store.file_sha256(data) not in {"cached", first}
+
+
+# ------------------------------------------------------------------ the batch loop (no kernel)
+
+
+class ScriptedExecutor(cf.Executor):
+    """Answers each submitted job from a script instead of running it; counts attempts."""
+
+    def __init__(self, script):
+        self.script = script  # key -> list of statuses (or exceptions), one per attempt
+        self.calls: dict[str, int] = {}
+
+    def submit(self, fn, job):
+        n = self.calls.get(job.key, 0)
+        self.calls[job.key] = n + 1
+        outcome = self.script[job.key][min(n, len(self.script[job.key]) - 1)]
+        future = cf.Future()
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            status, error = outcome
+            future.set_result(result(job, status, error=error))
+        return future
+
+
+def test_retry_once_when_the_kernel_failed_to_start(tmp_path, notebook):
+    jobs = [Job(notebook, {"x": i}, tmp_path / f"{k}.ipynb", key=k) for i, k in enumerate("abcd")]
+    start_failed = ("kernel_died", "The kernel failed to start twice (Address already in use).")
+    executor = ScriptedExecutor(
+        {
+            "a": [start_failed, ("ok", None)],  # a port race: second try works
+            "b": [start_failed, start_failed, ("ok", None)],  # fails twice: reported
+            "c": [("kernel_died", "The kernel failed to start twice (no kernel named 'x').")],
+            "d": [RuntimeError("worker lost")],  # executor failures: tried again, then reported
+        }
+    )
+    results = run_batch(jobs, executor=executor, progress=False)
+    assert [r.status for r in results] == ["ok", "kernel_died", "kernel_died", "kernel_died"]
+    assert executor.calls == {"a": 2, "b": 2, "c": 1, "d": 2}
+    assert "worker lost" in results[3].error
+
+
+def test_duplicate_keys_or_outputs_are_refused(tmp_path, notebook):
+    with pytest.raises(BatchError, match="share the key"):
+        run_batch([Job(notebook, key="a"), Job(notebook, key="a")], progress=False)
+    with pytest.raises(BatchError, match="same output"):
+        run_batch([Job(notebook, output=tmp_path / "o.ipynb", key=k) for k in "ab"], progress=False)
+
+
+def test_progress_lines_when_not_on_a_terminal(tmp_path, notebook, capsys):
+    jobs = [Job(notebook, {"x": 1}, tmp_path / "a.ipynb", key="a")]
+    run_batch(jobs, executor=ScriptedExecutor({"a": [("ok", None)]}))
+    assert "[1/1] ok" in capsys.readouterr().err
+    seen = []
+    run_batch(
+        jobs,
+        executor=ScriptedExecutor({"a": [("ok", None)]}),
+        progress=lambda j, r: seen.append((j.key, r.status)),
+    )
+    assert seen == [("a", "ok")]
+
+
+# ------------------------------------------------------------------ tables and report
+
+
+def test_results_tables_and_report(tmp_path, notebook):
+    jobs = [
+        Job(
+            notebook,
+            {"x": x, "mode": m, "tags": ["a", "b"]},
+            tmp_path / f"{x}{m}.ipynb",
+            key=f"{x}{m}",
+        )
+        for x, m in [(1, "ok"), (2, "ok"), (3, "raise"), ("abc", "ok")]
+    ]
+    results = [
+        result(jobs[0], records={"doubled": 2, "val_rmse_a": 1.0, "val_rmse_b": 2.0}),
+        result(jobs[1], records={"doubled": 4, "val_rmse_a": 0.5, "val_rmse_b": 1.0}),
+        result(jobs[2], "cell_error", error="Cell 3 raised ValueError.", cell=3),
+        result(jobs[3], "bad_parameters", error="x expects an int."),
+    ]
+    paths = write_outputs(tmp_path, jobs, results, varying=["x", "mode"])
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
+        "report.html",
+        "results.csv",
+        "results.parquet",
+    ]  # no temporary file left behind
+    csv = pd.read_csv(paths["csv"])
+    parquet = pd.read_parquet(paths["parquet"])
+    assert list(csv["status"]) == ["ok", "ok", "cell_error", "bad_parameters"]
+    assert list(parquet["status"]) == list(csv["status"])
+    for column in [
+        "key",
+        "x",
+        "mode",
+        "tags",
+        "status",
+        "seconds",
+        "error",
+        "doubled",
+        "val_rmse_a",
+    ]:
+        assert column in csv.columns and column in parquet.columns
+    assert list(parquet["x"]) == ["1", "2", "3", "abc"]  # a mixed column is stored as text
+    assert json.loads(parquet["tags"][0]) == ["a", "b"]
+    assert parquet["doubled"].tolist()[:2] == [2, 4]
+    assert parquet["cell"].tolist()[2] == 3
+    page = paths["html"].read_text()
+    assert 'src="data:image/png;base64,' in page
+    assert "2 ok" in page and "1 cell_error" in page and "Cell 3 raised ValueError." in page
+
+
+def test_report_without_any_numeric_record_says_so(tmp_path, notebook):
+    jobs = [Job(notebook, {"x": 1}, tmp_path / "a.ipynb", key="a")]
+    paths = write_outputs(tmp_path, jobs, [result(jobs[0], "cell_error", error="boom")])
+    page = paths["html"].read_text()
+    assert "No numeric record to plot" in page and "base64" not in page
+
+
+# ------------------------------------------------------------------ real kernels on the pool
+
+
+@pytest.mark.runner
+def test_mixed_batch_each_failure_gets_its_status(tmp_path, notebook):
+    out = tmp_path / "out"
+    cases = {
+        "ok1": {"x": 1},
+        "raises": {"x": 2, "mode": "raise"},
+        "loops": {"x": 3, "mode": "loop"},
+        "bad": {"x": "abc"},
+        "ok2": {"x": 4},
+    }
+    jobs = [
+        Job(notebook, p, out / f"{k}.ipynb", timeout_cell=2, timeout_total=60, key=k)
+        for k, p in cases.items()
+    ]
+    with ResultStore(out / "batch.sqlite") as store:
+        results = run_batch(jobs, workers=2, store=store, progress=False)
+        stored = {row["key"]: row["status"] for row in store.rows()}
+    statuses = {job.key: r.status for job, r in zip(jobs, results, strict=True)}
+    assert statuses == {
+        "ok1": "ok",
+        "raises": "cell_error",
+        "loops": "timeout",
+        "bad": "bad_parameters",
+        "ok2": "ok",
+    }
+    assert stored == statuses
+    assert results[0].records["doubled"] == 2 and results[4].records["doubled"] == 8
+    assert "ValueError" in results[1].error
+    assert Path(results[1].output).is_file()  # the failing notebook is kept to read
+
+
+@pytest.mark.runner
+def test_resume_runs_only_what_is_missing_or_changed(tmp_path, notebook):
+    out = tmp_path / "out"
+    data = tmp_path / "input.txt"
+    data.write_text("12345")
+
+    def jobs(x_of_b=2):
+        return [
+            Job(notebook, {"x": 1}, out / "a.ipynb", key="a"),
+            Job(notebook, {"x": x_of_b}, out / "b.ipynb", key="b"),
+            Job(notebook, {"x": 3, "data_file": str(data)}, out / "c.ipynb", key="c"),
+        ]
+
+    def ran(**kw):
+        with ResultStore(out / "batch.sqlite") as store:
+            results = run_batch(
+                kw.pop("batch", None) or jobs(**kw), workers=2, store=store, progress=False
+            )
+            assert all(r.status == "ok" for r in results)
+            return sorted(row["key"] for row in store.rows(run_id=store.last_run_id)), results
+
+    assert ran()[0] == ["a", "b", "c"]
+    keys, results = ran()
+    assert keys == []  # nothing changed: every result comes from the store
+    assert results[2].records["data_bytes"] == 5
+    assert ran(x_of_b=20)[0] == ["b"]  # changed parameters
+    data.write_text("1234567")
+    keys, results = ran(x_of_b=20)
+    assert keys == ["c"] and results[2].records["data_bytes"] == 7  # changed input file
+    (out / "a.ipynb").unlink()
+    assert ran(x_of_b=20)[0] == ["a"]  # the executed notebook was deleted
+    notebook.write_bytes(notebook.read_bytes().replace(b"tiny notebook", b"small notebook"))
+    assert ran(x_of_b=20)[0] == ["a", "b", "c"]  # the notebook changed
+
+
+@pytest.mark.runner
+def test_a_job_that_kills_its_worker_does_not_take_others_down(tmp_path, notebook):
+    out = tmp_path / "out"
+    jobs = [
+        Job(notebook, {"x": 1}, out / "a.ipynb", key="a"),
+        Job(notebook, {"x": 2, "mode": "kill_runner"}, out / "killer.ipynb", key="killer"),
+        Job(notebook, {"x": 3, "mode": "sleep", "seconds": 1.0}, out / "c.ipynb", key="c"),
+        Job(notebook, {"x": 4}, out / "d.ipynb", key="d"),
+    ]
+    results = run_batch(jobs, workers=2, progress=False)
+    assert [r.status for r in results] == ["ok", "kernel_died", "ok", "ok"]
+    assert "worker process" in results[1].error
