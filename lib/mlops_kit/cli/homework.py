@@ -1,0 +1,242 @@
+"""``mlops-kit homework key|check|grade``: the module-1 homework for learners and instructors.
+
+* ``key``: run a cohort's ``solution.ipynb`` and write the answer key (and, with
+  ``--hashed-out``, the salted-hash key learners can be given).
+* ``check``: run a learner's notebook headless and say which answers are right.
+* ``grade``: grade a folder of submissions in sandboxed kernels, resumably, with
+  ``grades.csv``, a class report and one feedback page per student.
+
+Thin wrappers over :mod:`mlops_kit.homework`; see homework/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._common import add_json_flag, print_json
+
+EPILOG = """\
+examples (learners):
+  mlops-kit homework check homework/practice/homework.ipynb
+  mlops-kit homework check my_homework.ipynb --cohort 2024 --json
+
+examples (instructors):
+  mlops-kit homework key --cohort practice --out keys/practice.json
+  mlops-kit homework key --cohort practice --source synthetic --rows 20000 --out keys/p.json
+  mlops-kit homework grade submissions/ --cohort practice --key keys/practice.json \\
+      --out build/grades --workers 2
+  mlops-kit homework grade submissions/ --cohort 2024 --key keys/2024.json \\
+      --scheduler tcp://10.0.0.5:8786 --reveal
+
+Grading is resumable: run the same command again and only new or changed submissions run.
+Keep the plain key outside the repository and the submissions folder.
+"""
+
+
+def _add_data_flags(parser) -> None:
+    parser.add_argument(
+        "--source",
+        choices=("auto", "real", "synthetic"),
+        default="auto",
+        help="data the notebook reads: real files when found (auto), only real, or synthetic",
+    )
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=0,
+        help="synthetic: rows per month (0: default size); real: sample size (0: all)",
+    )
+    parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic data")
+    parser.add_argument(
+        "--timeout-cell", type=float, default=600, help="seconds one cell may run (600)"
+    )
+    parser.add_argument(
+        "--timeout-total", type=float, default=1800, help="seconds a notebook may run (1800)"
+    )
+
+
+def register(subparsers) -> None:
+    """Add the ``homework`` sub-command and its ``key``, ``check`` and ``grade`` actions."""
+    parser = subparsers.add_parser(
+        "homework",
+        help="module-1 homework: make a key, check your answers, grade submissions",
+        description="The module-1 homework of each cohort (2022-2025, practice): answer keys, "
+        "a self-check for learners and safe batch grading for instructors.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+
+    key = actions.add_parser(
+        "key",
+        help="run solution.ipynb and write the answer key",
+        description="Run the cohort's solution.ipynb through the runner and write the key: "
+        "each answer's value and option, the sha256 of the input files, and whether the data "
+        "was synthetic. Written atomically.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    key.add_argument("--cohort", required=True, help="2022, 2023, 2024, 2025 or practice")
+    key.add_argument("--out", default="key.json", help="where to write the plain key")
+    key.add_argument(
+        "--hashed-out",
+        default=None,
+        help="also write the salted-hash key (what homework/<cohort>/key.json ships)",
+    )
+    _add_data_flags(key)
+    add_json_flag(key)
+    key.set_defaults(func=handle_key)
+
+    chk = actions.add_parser(
+        "check",
+        help="run your notebook headless and see which answers are right",
+        description="Execute a homework notebook headless, read the answers recorded with "
+        "answer(), and print for each question the value, the option it maps to, and right or "
+        "wrong. Uses the shipped salted-hash key when it was computed on the same data, else a "
+        "key computed now on the same data (and says which). Exit status 1 when an answer is "
+        "wrong or missing.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    chk.add_argument("notebook", metavar="NOTEBOOK", help="your homework .ipynb")
+    chk.add_argument("--cohort", default=None, help="default: the notebook's cohort parameter")
+    chk.add_argument("--key", default=None, help="check against this key file instead")
+    chk.add_argument("--output", default=None, help="keep the executed notebook there")
+    _add_data_flags(chk)
+    add_json_flag(chk)
+    chk.set_defaults(func=handle_check)
+
+    grd = actions.add_parser(
+        "grade",
+        help="grade a folder of submissions (sandboxed, parallel, resumable)",
+        description="Grade every .ipynb, .csv and .json in SUBMISSIONS. Each notebook runs in "
+        "its own throw-away folder with timeouts, a memory cap, an output cap, the network cut "
+        "where the OS allows, and the key's, gradebook's and submissions' folders hidden. "
+        "Results go to OUT/gradebook.sqlite as each finishes; then OUT/grades.csv, "
+        "OUT/report.html and OUT/feedback/<student>.html are written.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    grd.add_argument("submissions", metavar="SUBMISSIONS", help="folder of submissions")
+    grd.add_argument("--cohort", required=True, help="2022, 2023, 2024, 2025 or practice")
+    grd.add_argument("--key", required=True, help="the key from `mlops-kit homework key`")
+    grd.add_argument("--out", default="build/grades", help="output folder (build/grades)")
+    grd.add_argument("--workers", type=int, default=2, help="notebooks run at once (2)")
+    grd.add_argument(
+        "--scheduler", metavar="ADDR", default=None, help="a Dask scheduler, tcp://host:8786"
+    )
+    grd.add_argument(
+        "--reveal",
+        action="store_true",
+        help="show the right option of wrong answers in the feedback pages",
+    )
+    grd.add_argument(
+        "--timeout-cell", type=float, default=120, help="seconds one cell may run (120)"
+    )
+    grd.add_argument(
+        "--timeout-total", type=float, default=900, help="seconds a notebook may run (900)"
+    )
+    grd.add_argument(
+        "--memory-mb", type=int, default=3072, help="memory cap per kernel in MiB (3072)"
+    )
+    grd.add_argument(
+        "--output-bytes", type=int, default=5_000_000, help="output cap per notebook (5 MB)"
+    )
+    grd.add_argument("--allow-network", action="store_true", help="do not cut the kernels' network")
+    grd.add_argument(
+        "--regrade", action="store_true", help="grade every submission again, even unchanged"
+    )
+    add_json_flag(grd)
+    grd.set_defaults(func=handle_grade)
+
+    parser.set_defaults(func=lambda args: _no_action(parser))
+
+
+def _no_action(parser) -> int:
+    parser.print_help()
+    return 2
+
+
+def handle_key(args) -> int:
+    """Make the key of a cohort."""
+    from ..homework.keys import make_key
+
+    key = make_key(
+        args.cohort,
+        source=args.source,
+        rows=args.rows,
+        seed=args.seed,
+        out=args.out,
+        hashed_out=args.hashed_out,
+        timeout_cell=args.timeout_cell,
+        timeout_total=args.timeout_total,
+    )
+    if args.json:
+        print_json({**key, "out": args.out, "hashed_out": args.hashed_out})
+        return 0
+    data = "SYNTHETIC data" if key["synthetic"] else "real data"
+    print(f"key of cohort {key['cohort']} ({data}) written to {args.out}")
+    if args.hashed_out:
+        print(f"salted-hash key written to {args.hashed_out}")
+    for qid, entry in key["answers"].items():
+        print(f"  {qid}  {entry['value']!r:<24} -> {entry['option']}")
+    return 0
+
+
+def handle_check(args) -> int:
+    """Check a learner's notebook."""
+    from ..homework.check import check
+
+    result = check(
+        args.notebook,
+        args.cohort,
+        key=args.key,
+        source=args.source,
+        rows=args.rows,
+        seed=args.seed,
+        timeout_cell=args.timeout_cell,
+        timeout_total=args.timeout_total,
+        output=args.output,
+    )
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(result.render())
+    return 0 if result.score == len(result.rows) else 1
+
+
+def handle_grade(args) -> int:
+    """Grade a folder of submissions."""
+    from ..homework.grading import grade
+
+    run = grade(
+        args.submissions,
+        args.cohort,
+        args.key,
+        args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        reveal=args.reveal,
+        timeout_cell=args.timeout_cell,
+        timeout_total=args.timeout_total,
+        memory_mb=args.memory_mb or None,
+        output_bytes=args.output_bytes or None,
+        network=args.allow_network,
+        regrade=args.regrade,
+        progress=False if args.json else None,
+    )
+    if args.json:
+        print_json(run.to_dict())
+        return 0
+    summary = run.to_dict()
+    print(
+        f"{summary['submissions']} submissions ({run.graded_now} graded now, the rest from "
+        f"the gradebook): " + ", ".join(f"{n} {s}" for s, n in sorted(summary["statuses"].items()))
+    )
+    for note in run.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for name in ("grades.csv", "report.html"):
+        print(f"{name}: {run.files[name]}")
+    print(f"feedback pages: {run.out / 'feedback'}")
+    return 0

@@ -1,0 +1,144 @@
+"""``answer()``: what a learner calls at the end of each homework cell.
+
+``answer("q3", share_kept)`` does two things:
+
+1. it *records* the value in the executed notebook (``record("answer:q3", value)``), which
+   is where ``mlops-kit homework check`` and the instructors' grader read it from;
+2. it *shows* the option the value maps to, as the course's form asks (the closest one),
+   with a warning when the choice is shaky. It never says whether the option is right:
+   that is what ``mlops-kit homework check`` is for.
+
+The cohort comes from the ``cohort`` variable of the notebook's parameters cell (or the
+``cohort=`` argument), so the same call works in every cohort's notebook.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ..records import record, to_jsonable
+from .keys import ANSWER_PREFIX, INPUTS_RECORD, SYNTHETIC_RECORD
+
+
+def _caller_cohort(depth: int = 2) -> str | None:
+    frame = inspect.currentframe()
+    try:
+        for _ in range(depth):
+            frame = frame.f_back if frame is not None else None
+        if frame is not None and "cohort" in frame.f_globals:
+            return str(frame.f_globals["cohort"])
+    finally:
+        del frame
+    return os.environ.get("MLOPS_KIT_COHORT") or None
+
+
+def _options(cohort: str, qid: str) -> tuple[list[str], str] | None:
+    """Return ``(options, kind)`` for a question, or None when they cannot be had.
+
+    Course cohorts list their options in questions.yaml; generated cohorts keep them in
+    the shipped key. Nothing here may fail a learner's cell: any problem returns None.
+    """
+    try:
+        from .cohorts import load_cohort
+        from .keys import shipped_key
+
+        co = load_cohort(cohort)
+        q = co.question(qid)
+        if q.options:
+            return list(q.options), q.kind
+        key = shipped_key(co)
+        if key is not None and qid in key.ids:
+            return key.options(qid), q.kind
+    except Exception:  # noqa: BLE001 - showing options is a courtesy, recording is the job
+        return None
+    return None
+
+
+def describe_answer(qid: str, value: Any, cohort: str | None) -> str:
+    """Return the line ``answer()`` shows: the value, the closest option, any warnings."""
+    from .options import closest_option
+
+    shown = f"{qid}: {value!r}"
+    if value is None:
+        return f"{shown} (no answer yet: replace None with your result)"
+    found = _options(cohort, qid) if cohort else None
+    if found is None:
+        return f"{shown} recorded"
+    options, kind = found
+    match = closest_option(value, options, kind)
+    if match.option is None:
+        line = f"{shown} recorded, maps to no option"
+    else:
+        line = f"{shown} -> option {match.option} (options: {' / '.join(options)})"
+    for warning in match.warnings:
+        line += f"\n  warning: {warning}"
+    return line
+
+
+def answer(qid: str, value: Any, *, cohort: str | None = None) -> Any:
+    """Record your answer to question ``qid`` and show the option it maps to.
+
+    Args:
+        qid: the question id, ``"q1"`` ... ``"q6"``.
+        value: your result as a number (a share as a fraction: 0.98, not 98).
+        cohort: the cohort; by default the ``cohort`` variable of your notebook.
+
+    Returns:
+        The value as stored (numpy numbers become plain Python numbers).
+
+    Example:
+        >>> answer("q1", 19, cohort="2024")   # doctest: +SKIP
+        q1: 19 -> option 19 (options: 16 / 17 / 18 / 19)
+    """
+    cohort = cohort or _caller_cohort()
+    try:
+        stored = to_jsonable(value)
+    except TypeError:
+        raise TypeError(
+            f"answer({qid!r}, ...) takes a number; got a {type(value).__name__}. "
+            "Pass the figure the question asks for, e.g. df.shape[1] or an RMSE."
+        ) from None
+    record(f"{ANSWER_PREFIX}{qid}", stored, show=False)
+    print(describe_answer(qid, stored, cohort))
+    return stored
+
+
+def input_fingerprints(*frames: Any) -> dict[str, str]:
+    """Return ``{file name: sha256}`` of the files the given DataFrames were read from.
+
+    The kit's ``read_trips`` notes the file in ``df.attrs["path"]``; synthetic months are
+    files too (seeded, so the same seed gives the same bytes).
+    """
+    from ..data import file_sha256
+
+    found: dict[str, str] = {}
+    for df in frames:
+        attrs: Mapping[str, Any] = getattr(df, "attrs", {}) or {}
+        path = attrs.get("path")
+        if not path:
+            continue
+        name = os.path.basename(str(path))
+        if attrs.get("synthetic"):
+            name = f"synthetic/{name}"
+        try:
+            found[name] = file_sha256(path)
+        except OSError:
+            found[name] = "unreadable"
+    return found
+
+
+def record_inputs(*frames: Any) -> dict[str, str]:
+    """Record which data files the homework ran on (for ``check`` to pick a fitting key).
+
+    Call it once after reading the months, e.g. ``record_inputs(df_train, df_val)``.
+    """
+    inputs = input_fingerprints(*frames)
+    synthetic = any(bool(getattr(df, "attrs", {}).get("synthetic")) for df in frames)
+    record(INPUTS_RECORD, inputs, show=False)
+    record(SYNTHETIC_RECORD, synthetic, show=False)
+    kind = "synthetic (seeded) data" if synthetic else "real TLC files"
+    print(f"data: {kind}: {', '.join(inputs) or 'unknown'}")
+    return inputs

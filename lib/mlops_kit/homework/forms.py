@@ -1,0 +1,144 @@
+"""Read form-style submissions: answers typed into a web form, exported as CSV or JSON.
+
+The course collects homework answers with a web form; an export is a table of question ->
+value. The kit accepts the shapes such exports take:
+
+* CSV, long: a header ``question,value`` (or ``id,answer``) and one row per question;
+* CSV, wide: one header row of question ids (``q1,q2,...``, optionally ``student``) and
+  one row of values;
+* JSON: ``{"q1": 19, "q2": 42.59}`` or ``{"student": "ana", "answers": {...}}``.
+
+Values stay as typed (strings such as ``"98%"`` are mapped like option labels later).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .cohorts import HomeworkError
+
+FORM_SUFFIXES = (".csv", ".json")
+_QUESTION_HEADERS = ("question", "id", "qid", "question_id")
+_VALUE_HEADERS = ("value", "answer", "response")
+_STUDENT_HEADERS = ("student", "name", "email")
+
+
+class FormError(HomeworkError):
+    """A form export that cannot be read as question -> value."""
+
+
+@dataclass(frozen=True)
+class FormAnswers:
+    """The answers of one form submission.
+
+    Attributes:
+        answers: ``{qid: value}`` with ids lower-cased (``Q1`` -> ``q1``).
+        student: the name the form carried, or None (the file name is used then).
+    """
+
+    answers: dict[str, Any]
+    student: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _norm_id(text: Any) -> str:
+    return str(text).strip().lower().replace(" ", "")
+
+
+def _value(text: Any) -> Any:
+    if isinstance(text, str):
+        stripped = text.strip()
+        if stripped == "":
+            return None
+        try:
+            return float(stripped) if any(c in stripped for c in ".eE") else int(stripped)
+        except ValueError:
+            return stripped
+    return text
+
+
+def parse_form_text(text: str, suffix: str, *, where: str = "form") -> FormAnswers:
+    """Parse the text of a form export (``suffix`` ``.csv`` or ``.json``).
+
+    Raises:
+        FormError: when the text is not one of the accepted shapes.
+    """
+    fix = (
+        "Export answers as CSV 'question,value' rows, a one-row CSV with q1..q6 headers, "
+        'or JSON {"q1": value, ...}.'
+    )
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FormError(f"{where} is not valid JSON ({exc}).", fix) from exc
+        if not isinstance(data, Mapping):
+            raise FormError(f"{where} holds a JSON {type(data).__name__}, not an object.", fix)
+        student = data.get("student") or data.get("name") or data.get("email")
+        answers = data.get("answers", data)
+        if not isinstance(answers, Mapping):
+            raise FormError(f"{where}: 'answers' is not an object.", fix)
+        table = {
+            _norm_id(k): _value(v)
+            for k, v in answers.items()
+            if _norm_id(k) not in (*_STUDENT_HEADERS, "answers")
+        }
+        return FormAnswers(table, str(student) if student else None)
+    if suffix == ".csv":
+        try:
+            rows = list(csv.reader(io.StringIO(text)))
+        except csv.Error as exc:
+            raise FormError(f"{where} is not a readable CSV ({exc}).", fix) from exc
+        rows = [r for r in rows if any(cell.strip() for cell in r)]
+        if len(rows) < 2:
+            raise FormError(f"{where} has no answer rows.", fix)
+        header = [_norm_id(h) for h in rows[0]]
+        q_col = next((header.index(h) for h in _QUESTION_HEADERS if h in header), None)
+        v_col = next((header.index(h) for h in _VALUE_HEADERS if h in header), None)
+        s_col = next((header.index(h) for h in _STUDENT_HEADERS if h in header), None)
+        if q_col is not None and v_col is not None:
+            table = {}
+            student = None
+            for row in rows[1:]:
+                if max(q_col, v_col) >= len(row):
+                    raise FormError(f"{where}: row {row} lacks a question or value.", fix)
+                table[_norm_id(row[q_col])] = _value(row[v_col])
+                if s_col is not None and s_col < len(row) and row[s_col].strip():
+                    student = row[s_col].strip()
+            return FormAnswers(table, student)
+        if len(rows) != 2:
+            raise FormError(
+                f"{where} has {len(rows) - 1} rows under a header without question/value.",
+                fix,
+            )
+        values = rows[1]
+        table = {
+            h: _value(values[i]) if i < len(values) else None
+            for i, h in enumerate(header)
+            if h not in _STUDENT_HEADERS
+        }
+        student = values[s_col].strip() if s_col is not None and s_col < len(values) else None
+        return FormAnswers(table, student or None)
+    raise FormError(f"{where}: unknown form type {suffix!r}.", fix)
+
+
+def read_form(path: str | Path) -> FormAnswers:
+    """Read a form export file (CSV or JSON) into :class:`FormAnswers`.
+
+    Raises:
+        FormError: unreadable file or unknown shape.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FormError(
+            f"Cannot read the form file {path}: {exc}.", "Save the export as UTF-8 text."
+        ) from exc
+    return parse_form_text(text, path.suffix.lower(), where=str(path))

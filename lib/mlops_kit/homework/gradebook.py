@@ -1,0 +1,228 @@
+"""The gradebook: every graded submission in SQLite, written as soon as it is graded.
+
+One row per (submission, key): the submission is the sha256 of the file's bytes, so an
+edited resubmission is a new row and an unchanged one is found again and not re-run. Each
+grade is committed in its own transaction the moment it is known: a grader killed midway
+loses nothing already graded, and the next run picks up where it stopped.
+
+Tables::
+
+    grades(submission, key_id, student, path, kind, status, reason, score, max_score,
+           flags, network, started, finished, seconds)
+    answers(submission, key_id, qid, value, option, right, points, warnings)
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: the gradebook file :func:`mlops_kit.homework.grading.grade` keeps in its output folder
+GRADEBOOK_NAME = "gradebook.sqlite"
+
+#: what a submission can end as (``invalid_form``: a CSV/JSON export that cannot be read)
+STATUSES = (
+    "graded",
+    "timeout",
+    "crashed",
+    "out_of_memory",
+    "invalid_notebook",
+    "invalid_form",
+    "no_answers",
+    "output_too_large",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS grades (
+    submission TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    student TEXT NOT NULL,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    score REAL NOT NULL,
+    max_score REAL NOT NULL,
+    flags TEXT NOT NULL,
+    network TEXT,
+    started TEXT,
+    finished TEXT,
+    seconds REAL,
+    PRIMARY KEY (submission, key_id)
+);
+CREATE TABLE IF NOT EXISTS answers (
+    submission TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    qid TEXT NOT NULL,
+    value TEXT,
+    option TEXT,
+    right INTEGER NOT NULL,
+    points REAL NOT NULL,
+    warnings TEXT NOT NULL,
+    PRIMARY KEY (submission, key_id, qid)
+);
+"""
+
+
+@dataclass
+class QuestionGrade:
+    """How one question of one submission was graded."""
+
+    qid: str
+    value: Any
+    option: str | None
+    right: bool
+    points: float
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Grade:
+    """One graded submission (what the gradebook stores and the reports show).
+
+    Attributes:
+        submission: sha256 of the submitted file's bytes.
+        key_id: fingerprint of the key it was graded with.
+        student: from the form, else the file name without suffix.
+        path: the submitted file.
+        kind: ``notebook`` or ``form``.
+        status: one of :data:`STATUSES`.
+        reason: one paragraph when the status is not ``graded`` (or a note when it is).
+        score: points earned; max_score: points possible.
+        flags: e.g. ``stale_outputs`` when saved outputs disagree with the re-execution.
+        network: ``cut``, ``not_cut`` (the OS did not allow it) or None (not run).
+        answers: per question.
+    """
+
+    submission: str
+    key_id: str
+    student: str
+    path: str
+    kind: str
+    status: str
+    reason: str | None
+    score: float
+    max_score: float
+    flags: list[str] = field(default_factory=list)
+    network: str | None = None
+    started: str | None = None
+    finished: str | None = None
+    seconds: float | None = None
+    answers: list[QuestionGrade] = field(default_factory=list)
+
+    def answer(self, qid: str) -> QuestionGrade | None:
+        """Return the grade of question ``qid`` (None when not answered)."""
+        return next((a for a in self.answers if a.qid == qid), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly dict."""
+        return asdict(self)
+
+
+class Gradebook:
+    """A SQLite gradebook; use as a context manager or call :meth:`close`.
+
+    Args:
+        path: the ``.sqlite`` file (created with its folder when missing).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30)
+        self._db.executescript(_SCHEMA)
+        self._db.commit()
+
+    def __enter__(self) -> Gradebook:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database (everything put is already committed)."""
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._db:  # commits on success, rolls back on error
+            yield self._db
+
+    def put(self, grade: Grade) -> None:
+        """Store (or replace) one grade and its answers in a single transaction."""
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM answers WHERE submission = ? AND key_id = ?",
+                (grade.submission, grade.key_id),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO grades VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    grade.submission,
+                    grade.key_id,
+                    grade.student,
+                    grade.path,
+                    grade.kind,
+                    grade.status,
+                    grade.reason,
+                    grade.score,
+                    grade.max_score,
+                    json.dumps(grade.flags),
+                    grade.network,
+                    grade.started,
+                    grade.finished,
+                    grade.seconds,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO answers VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        grade.submission,
+                        grade.key_id,
+                        a.qid,
+                        json.dumps(a.value),
+                        a.option,
+                        int(bool(a.right)),
+                        a.points,
+                        json.dumps(a.warnings),
+                    )
+                    for a in grade.answers
+                ],
+            )
+
+    def get(self, submission: str, key_id: str) -> Grade | None:
+        """Return the stored grade of a submission under a key, or None."""
+        row = self._db.execute(
+            "SELECT * FROM grades WHERE submission = ? AND key_id = ?", (submission, key_id)
+        ).fetchone()
+        return None if row is None else self._grade(row)
+
+    def grades(self) -> list[Grade]:
+        """Return every stored grade (all keys, all versions of every submission)."""
+        rows = self._db.execute("SELECT * FROM grades ORDER BY student, finished").fetchall()
+        return [self._grade(r) for r in rows]
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM grades").fetchone()[0])
+
+    def _grade(self, row: tuple) -> Grade:
+        (sub, key_id, student, path, kind, status, reason, score, max_score, flags, network,
+         started, finished, seconds) = row  # fmt: skip
+        answers = [
+            QuestionGrade(qid, json.loads(value), option, bool(right), points, json.loads(w))
+            for qid, value, option, right, points, w in self._db.execute(
+                "SELECT qid, value, option, right, points, warnings FROM answers "
+                "WHERE submission = ? AND key_id = ? ORDER BY qid",
+                (sub, key_id),
+            )
+        ]
+        return Grade(
+            sub, key_id, student, path, kind, status, reason, score, max_score,
+            json.loads(flags), network, started, finished, seconds, answers,
+        )  # fmt: skip

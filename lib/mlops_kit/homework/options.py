@@ -1,0 +1,250 @@
+"""Map an answer to the closest multiple-choice option, the way the course's form works.
+
+The course publishes each homework question with a handful of options and asks learners
+to pick the one closest to what they computed. Computed values rarely equal an option
+exactly (library versions move RMSEs in the third decimal), so the kit does the same:
+parse every option label into a number, take the nearest one, and warn when the choice
+is shaky (the value sits nearly halfway between two options, or is far from all of them).
+
+Three kinds of question exist:
+
+* ``count``: whole numbers such as ``"1,054,112"`` (thousands separators allowed);
+* ``number``: decimals such as ``"42.59"``;
+* ``share``: a fraction between 0 and 1, shown as a percentage (``"98%"`` is 0.98).
+
+Example:
+    >>> closest_option(7.6427, ["3.64", "7.64", "11.64", "16.64"], "number").option
+    '7.64'
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import KitError
+
+KINDS = ("count", "number", "share")
+
+#: the value counts as "nearly halfway" when the two nearest options' distances differ
+#: by less than this fraction of the gap between those two options
+TIE_FRACTION = 0.1
+
+#: the closest option is "far" when it is further than this many typical option gaps
+FAR_GAPS = 0.5
+
+#: a number within this of the key's value is right whatever the options (issue 6)
+VALUE_TOLERANCE = 0.01
+
+
+class OptionError(KitError):
+    """An option label or an option rule that cannot be read."""
+
+
+@dataclass(frozen=True)
+class OptionMatch:
+    """The option an answer maps to, with the warnings a learner should see.
+
+    Attributes:
+        value: the answer as given (after converting numpy scalars).
+        number: the answer as a float, or None when it is not a number.
+        option: the label of the closest option, or None (no answer, not a number).
+        index: the position of ``option`` in the list, or None.
+        distance: how far the value is from that option, in the question's unit.
+        warnings: plain sentences, empty when the choice is clear.
+    """
+
+    value: Any
+    number: float | None
+    option: str | None
+    index: int | None
+    distance: float | None
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly dict."""
+        return {
+            "value": self.value,
+            "option": self.option,
+            "index": self.index,
+            "distance": self.distance,
+            "warnings": list(self.warnings),
+        }
+
+
+def check_kind(kind: str) -> str:
+    """Return ``kind`` when it is one of :data:`KINDS`, else raise :class:`OptionError`."""
+    if kind not in KINDS:
+        raise OptionError(
+            f"Unknown question kind {kind!r}.",
+            f"Use one of {', '.join(KINDS)} in questions.yaml.",
+        )
+    return kind
+
+
+def parse_option(label: Any, kind: str) -> float:
+    """Return the number an option label stands for.
+
+    ``"1,054,112"`` -> 1054112.0; ``"53%"`` -> 0.53; ``"42.59"`` -> 42.59. A ``share``
+    label without a percent sign is read as a fraction already (``"0.98"``).
+
+    Raises:
+        OptionError: when the label is not a number.
+    """
+    check_kind(kind)
+    text = str(label).strip().replace(",", "").replace("_", "")
+    percent = text.endswith("%")
+    if percent:
+        text = text[:-1].strip()
+    try:
+        number = float(text)
+    except ValueError:
+        raise OptionError(
+            f"The option {label!r} is not a number.",
+            "Write options as numbers, e.g. '1,054,112', '42.59' or '98%'.",
+        ) from None
+    if percent or (kind == "share" and number > 1):
+        number /= 100.0
+    return number
+
+
+def to_number(value: Any, kind: str) -> float | None:
+    """Return ``value`` as a float, or None when it is missing or not numeric.
+
+    Strings are read like option labels (``"98%"`` works), so a learner who types the
+    option they chose still gets it mapped.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            return parse_option(value, kind)
+        except OptionError:
+            return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) or math.isinf(number) else number
+
+
+def format_option(number: float, kind: str, decimals: int = 2) -> str:
+    """Write a number as an option label of the given kind (the inverse of parse_option).
+
+    Counts are whole numbers with thousands separators, shares percentages rounded to
+    ``decimals`` digits after the point (0 by default for shares: ``"98%"``).
+    """
+    check_kind(kind)
+    if kind == "count":
+        return f"{round(number):,}"
+    if kind == "share":
+        return f"{number * 100:.{decimals}f}%"
+    return f"{number:.{decimals}f}"
+
+
+def closest_option(value: Any, options: Sequence[str], kind: str) -> OptionMatch:
+    """Map ``value`` to the nearest of ``options`` and say when the choice is shaky.
+
+    Args:
+        value: what the learner computed (number, numpy scalar, or an option label).
+        options: the option labels, as the course shows them.
+        kind: ``count``, ``number`` or ``share``.
+
+    Returns:
+        An :class:`OptionMatch`; ``option`` is None when the value is missing or not a
+        number (with a warning saying so).
+    """
+    from ..records import to_jsonable
+
+    try:
+        value = to_jsonable(value)
+    except TypeError:
+        value = repr(value)
+    if value is None:
+        return OptionMatch(None, None, None, None, None, ("no answer given",))
+    if isinstance(value, str) and value.strip() in options:
+        index = list(options).index(value.strip())
+        return OptionMatch(value, parse_option(value, kind), options[index], index, 0.0, ())
+    number = to_number(value, kind)
+    if number is None:
+        return OptionMatch(
+            value, None, None, None, None, (f"{value!r} is not a number: give a number",)
+        )
+    numbers = [parse_option(o, kind) for o in options]
+    distances = [abs(number - n) for n in numbers]
+    order = sorted(range(len(options)), key=lambda i: (distances[i], i))
+    best = order[0]
+    warnings: list[str] = []
+    if kind == "share" and 1 < number <= 100 and all(n <= 1 for n in numbers):
+        warnings.append(
+            f"{number:g} looks like a percentage: give the share as a fraction "
+            f"({number / 100:g}, not {number:g})"
+        )
+    if len(order) > 1:
+        second = order[1]
+        gap = abs(numbers[best] - numbers[second])
+        if gap > 0 and distances[second] - distances[best] < TIE_FRACTION * gap:
+            warnings.append(
+                f"nearly halfway between {options[best]} and {options[second]}: "
+                "check your computation before choosing"
+            )
+        ordered = sorted(numbers)
+        steps = [b - a for a, b in zip(ordered, ordered[1:], strict=False) if b > a]
+        spacing = statistics.median(steps) if steps else 0.0
+        if spacing > 0 and distances[best] > FAR_GAPS * spacing:
+            warnings.append(
+                f"far from every option (closest is {options[best]}, "
+                f"{distances[best]:.4g} away): check your computation"
+            )
+    return OptionMatch(value, number, options[best], best, distances[best], tuple(warnings))
+
+
+def generate_options(
+    value: float,
+    *,
+    kind: str,
+    step: float,
+    count: int,
+    seed: int | str,
+    decimals: int = 2,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> tuple[list[str], str]:
+    """Make ``count`` options around a computed answer, the right one at a seeded place.
+
+    The rule (documented in homework/README.md): the right option is the answer written
+    as a label (rounded to ``decimals``); the others are that rounded number plus whole
+    multiples of ``step``; the right option's position is drawn with
+    ``random.Random(seed)`` among the positions that keep every option within
+    ``[minimum, maximum]``. Same answer and seed, same options.
+
+    Returns:
+        ``(labels, right_label)``.
+
+    Raises:
+        OptionError: when no position keeps the options in range.
+    """
+    check_kind(kind)
+    right = format_option(value, kind, decimals)
+    base = parse_option(right, kind)
+
+    def fits(position: int) -> bool:
+        values = [base + (i - position) * step for i in range(count)]
+        low_ok = minimum is None or min(values) >= minimum - 1e-12
+        high_ok = maximum is None or max(values) <= maximum + 1e-12
+        return low_ok and high_ok
+
+    positions = [p for p in range(count) if fits(p)]
+    if not positions:
+        raise OptionError(
+            f"No way to place {count} options {step} apart around {right} within "
+            f"[{minimum}, {maximum}].",
+            "Use a smaller step or fewer options in the cohort's options rule.",
+        )
+    position = random.Random(seed).choice(positions)
+    labels = [format_option(base + (i - position) * step, kind, decimals) for i in range(count)]
+    return labels, labels[position]

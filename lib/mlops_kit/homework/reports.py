@@ -1,0 +1,250 @@
+"""Exports of a grading run: grades.csv, the class report and one feedback page per student.
+
+* ``grades.csv``: ``submission, status, score``, then per question ``<qid>_value`` and
+  ``<qid>_right``, then ``student, max_score, flags, reason``.
+* ``report.html``: counts per status, the score distribution, per question the share of
+  right answers and a histogram of the options chosen (matplotlib PNGs inlined as
+  base64, so the file is self-contained), and a banner when the network could not be cut.
+* ``feedback/<student>.html``: the student's answers, the option each maps to and right or
+  wrong. The right option of a wrongly answered question is not shown unless ``reveal``.
+
+All files are written atomically (temp file, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import os
+import re
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .cohorts import Cohort
+    from .gradebook import Grade
+    from .grading import GradeRun
+    from .keys import Key
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px}
+th{background:#f3f3f3}.right{color:#1a7f37}.wrong{color:#b42318}.warn{background:#fff4ce;
+padding:.6em 1em;border-left:4px solid #e0a800}.muted{color:#666}
+"""
+
+
+def _write_text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>'
+        f"{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>{body}</body></html>\n"
+    )
+
+
+def grades_csv_text(grades: list[Grade], cohort: Cohort) -> str:
+    """Return grades.csv as text (one row per submission)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    header = ["submission", "status", "score"]
+    for qid in cohort.ids:
+        header += [f"{qid}_value", f"{qid}_right"]
+    header += ["student", "max_score", "flags", "reason"]
+    writer.writerow(header)
+    for g in grades:
+        row: list[Any] = [Path(g.path).name, g.status, g.score]
+        for qid in cohort.ids:
+            a = g.answer(qid)
+            row += ["" if a is None or a.value is None else a.value, bool(a and a.right)]
+        row += [g.student, g.max_score, ";".join(g.flags), g.reason or ""]
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def _png(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _img(data: str, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def class_report_html(run: GradeRun, cohort: Cohort, key: Key) -> str:
+    """Return the class report: statuses, score distribution, per-question results."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    grades = run.grades
+    body = [
+        f"<p>{len(grades)} submissions, cohort {html.escape(cohort.name)}; key "
+        f"{'computed on SYNTHETIC data' if key.synthetic else 'computed on real data'}"
+        f"{' (salted hashes)' if key.hashed else ''}.</p>"
+    ]
+    if run.network in ("not_cut", "mixed"):
+        body.append(
+            '<p class="warn"><b>The network could not be cut</b> for '
+            f"{'some' if run.network == 'mixed' else 'the'} notebooks on this machine: "
+            "they could reach the internet while they ran.</p>"
+        )
+    elif run.network == "cut":
+        body.append('<p class="muted">Network: cut for every notebook that ran.</p>')
+    for note in run.notes:
+        if "network" not in note.lower():
+            body.append(f'<p class="warn">{html.escape(note)}</p>')
+    counts = Counter(g.status for g in grades)
+    body.append("<h2>Statuses</h2><table><tr><th>status</th><th>submissions</th></tr>")
+    body += [f"<tr><td>{html.escape(s)}</td><td>{n}</td></tr>" for s, n in counts.most_common()]
+    body.append("</table>")
+
+    scored = [g for g in grades if g.kind == "form" or g.status not in ("invalid_notebook",)]
+    if scored:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        bins = [x - 0.5 for x in range(int(cohort.max_score) + 2)]
+        ax.hist([g.score for g in scored], bins=bins, color="#4c72b0", edgecolor="white")
+        ax.set_xlabel("score")
+        ax.set_ylabel("submissions")
+        ax.set_title("Score distribution")
+        body.append("<h2>Scores</h2>" + _img(_png(fig), "score distribution"))
+
+    body.append("<h2>Questions</h2>")
+    answered = [g for g in grades if g.answers]
+    shares = []
+    for q in cohort.questions:
+        rights = [bool(g.answer(q.id) and g.answer(q.id).right) for g in answered]
+        shares.append(sum(rights) / len(rights) if rights else 0.0)
+    if answered:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.bar(cohort.ids, shares, color="#55a868")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("share right")
+        ax.set_title("Share of right answers per question")
+        body.append(_img(_png(fig), "share right per question"))
+    body.append(
+        "<table><tr><th>question</th><th>share right</th><th>answers</th><th>"
+        "options chosen</th></tr>"
+    )
+    for q, share in zip(cohort.questions, shares, strict=True):
+        options = key.options(q.id) or list(q.options)
+        chosen = Counter(
+            (g.answer(q.id).option or "none") for g in answered if g.answer(q.id) is not None
+        )
+        fig, ax = plt.subplots(figsize=(4, 2.2))
+        labels = options + (["none"] if chosen.get("none") else [])
+        ax.bar(range(len(labels)), [chosen.get(o, 0) for o in labels], color="#8172b2")
+        ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
+        ax.set_title(f"{q.id}: options chosen", fontsize=9)
+        body.append(
+            f"<tr><td><b>{q.id}</b> {html.escape(q.title)}</td><td>{share:.0%}</td>"
+            f"<td>{sum(chosen.values())}</td><td>{_img(_png(fig), q.id + ' histogram')}</td></tr>"
+        )
+    body.append("</table>")
+
+    body.append(
+        "<h2>Submissions</h2><table><tr><th>submission</th><th>student</th><th>status</th>"
+        "<th>score</th><th>flags</th><th>reason</th></tr>"
+    )
+    for g in grades:
+        body.append(
+            f"<tr><td>{html.escape(Path(g.path).name)}</td><td>{html.escape(g.student)}</td>"
+            f"<td>{html.escape(g.status)}</td><td>{g.score:g} / {g.max_score:g}</td>"
+            f"<td>{html.escape(', '.join(g.flags))}</td>"
+            f"<td>{html.escape(g.reason or '')}</td></tr>"
+        )
+    body.append("</table>")
+    return _page(f"Homework {cohort.name}: class report", "".join(body))
+
+
+def feedback_html(grade: Grade, cohort: Cohort, key: Key, *, reveal: bool = False) -> str:
+    """Return one student's feedback page.
+
+    The right option of a question answered wrongly is shown only with ``reveal`` (and
+    only a plain key knows it).
+    """
+    body = [
+        f"<p>Submission <code>{html.escape(Path(grade.path).name)}</code>: "
+        f"<b>{html.escape(grade.status)}</b>, score <b>{grade.score:g} / "
+        f"{grade.max_score:g}</b>.</p>"
+    ]
+    if grade.reason:
+        body.append(f'<p class="warn">{html.escape(grade.reason)}</p>')
+    if "stale_outputs" in grade.flags:
+        body.append(
+            '<p class="warn">The outputs saved in your notebook do not match what it '
+            "computes when run again: the grade uses the fresh run. Restart the kernel and "
+            "run all cells before submitting.</p>"
+        )
+    body.append(
+        "<table><tr><th>question</th><th>your value</th><th>option</th><th>result</th>"
+        + ("<th>right option</th>" if reveal else "")
+        + "<th>notes</th></tr>"
+    )
+    for q in cohort.questions:
+        a = grade.answer(q.id)
+        value = "" if a is None or a.value is None else html.escape(repr(a.value))
+        option = "" if a is None or a.option is None else html.escape(a.option)
+        right = bool(a and a.right)
+        result = '<span class="right">right</span>' if right else '<span class="wrong">wrong</span>'
+        if a is None or a.value is None:
+            result = '<span class="wrong">not answered</span>'
+        cells = f"<td><b>{q.id}</b> {html.escape(q.title)}</td><td>{value}</td><td>{option}</td>"
+        cells += f"<td>{result}</td>"
+        if reveal:
+            shown = key.right_option(q.id) if not right else option
+            cells += f"<td>{html.escape(shown or 'n/a (hashed key)')}</td>"
+        notes = "; ".join(a.warnings) if a is not None else ""
+        cells += f"<td>{html.escape(notes)}</td>"
+        body.append(f"<tr>{cells}</tr>")
+    body.append("</table>")
+    if not reveal:
+        body.append(
+            '<p class="muted">Wrong answers do not show the right option: redo the step and '
+            "check again with <code>mlops-kit homework check</code>.</p>"
+        )
+    return _page(f"Homework {cohort.name}: feedback for {grade.student}", "".join(body))
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "student"
+
+
+def write_reports(run: GradeRun, cohort: Cohort, key: Key, *, reveal: bool = False) -> dict:
+    """Write grades.csv, report.html and feedback/*.html into ``run.out``; return paths."""
+    out = Path(run.out)
+    files = {
+        "grades.csv": _write_text(out / "grades.csv", grades_csv_text(run.grades, cohort)),
+        "report.html": _write_text(out / "report.html", class_report_html(run, cohort, key)),
+    }
+    used: set[str] = set()
+    for g in run.grades:
+        name = _safe_name(g.student)
+        if name in used:
+            name = f"{name}-{g.submission[:8]}"
+        used.add(name)
+        files[f"feedback/{name}.html"] = _write_text(
+            out / "feedback" / f"{name}.html", feedback_html(g, cohort, key, reveal=reveal)
+        )
+    return files
