@@ -326,13 +326,16 @@ def check_packages(
 ) -> Check:
     """Every package of ``environment.yml`` installed at a compatible version.
 
-    Outside a checkout (``pip install mlops-kit``) the kit's own requirements are used.
+    The file is the checkout's ``environment.yml`` (the one you run from, else the one
+    an editable install lives in). Installed from a wheel (``pip install mlops-kit``),
+    there is none, and the kit's own requirements are used.
     """
     if requirements is None:
         if environment_file is None:
             from .config import repo_root
 
-            root = repo_root()
+            # the checkout we are run from, else the one an editable install lives in
+            root = repo_root() or repo_root(Path(__file__).resolve().parent)
             candidate = root / "environment.yml" if root else None
             if candidate is not None and candidate.is_file():
                 environment_file = candidate

@@ -310,6 +310,8 @@ def update_host(
         )
 
     path = Path(config_path).expanduser()
+    if path.is_symlink():  # a dotfiles manager's link: update the file it points to
+        path = path.resolve()
     if not path.parent.exists():
         path.parent.mkdir(mode=0o700, parents=True)
         os.chmod(path.parent, 0o700)  # mkdir's mode is filtered by the umask

@@ -148,8 +148,15 @@ def test_packages_missing_environment_file_is_a_warn(tmp_path):
     assert "not found" in check.detail
 
 
-def test_packages_outside_the_checkout_use_the_kits_requirements(tmp_path, monkeypatch):
+def test_packages_from_elsewhere_use_the_editable_checkout(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    check = doctor.check_packages()
+    assert check.data["source"] == "environment.yml"
+
+
+def test_packages_outside_any_checkout_use_the_kits_requirements(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("mlops_kit.config.repo_root", lambda start=None: None)
     check = doctor.check_packages()
     assert check.data["source"] == "mlops-kit's requirements"
     assert check.status == OK, check.detail

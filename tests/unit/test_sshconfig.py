@@ -180,6 +180,17 @@ def test_private_key_does_not_warn(tmp_path, key):
         update_host(tmp_path / "config", "vm", "1.2.3.4", key)
 
 
+def test_symlinked_config_stays_a_link(tmp_path, key):
+    target = tmp_path / "dotfiles" / "ssh_config"
+    target.parent.mkdir()
+    target.write_text(EXISTING)
+    link = tmp_path / "config"
+    link.symlink_to(target)
+    update_host(link, "mlops-zoomcamp", "18.194.7.21", key)
+    assert link.is_symlink()
+    assert "HostName 18.194.7.21" in target.read_text()
+
+
 def test_failed_write_keeps_the_old_file(tmp_path, key, monkeypatch):
     config = tmp_path / "config"
     config.write_text(EXISTING)
