@@ -478,6 +478,7 @@ class TrainResult:
         parameters: the arguments of the run (features, bounds, model, source, rows, seed).
         datasets: ``{"train": {...}, "val": {...}}`` with id, path, synthetic, sha256.
         y_train, y_train_pred, y_val, y_val_pred: durations and predictions (minutes).
+        timings: seconds per stage (``read``, ``prepare``, ``vectorize``, ``fit``, ``predict``).
     """
 
     vectorizer: Any
@@ -489,6 +490,7 @@ class TrainResult:
     y_train_pred: np.ndarray = field(repr=False)
     y_val: np.ndarray = field(repr=False)
     y_val_pred: np.ndarray = field(repr=False)
+    timings: dict[str, float] = field(default_factory=dict, repr=False)
 
     def metadata(self) -> dict[str, Any]:
         """The sidecar content for :func:`save_bundle`: datasets, parameters, metrics."""
@@ -586,10 +588,19 @@ def train_and_evaluate(
     categorical = [categorical] if isinstance(categorical, str) else list(categorical)
     numerical = [numerical] if isinstance(numerical, str) else list(numerical)
     estimator = make_model(model, alpha, seed=seed)
-    start = time.perf_counter()
+    timings = dict.fromkeys(("read", "prepare", "vectorize", "fit", "predict"), 0.0)
+    start = clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] += now - clock
+        clock = now
+
     frames, datasets = {}, {}
     for name, trips in (("train", train), ("val", val)):
         df, info = load_trips(trips, categorical, numerical, source=source, rows=rows, seed=seed)
+        lap("read")
         frames[name] = prepare_trips(
             df,
             categorical=categorical,
@@ -598,6 +609,7 @@ def train_and_evaluate(
             max_duration=max_duration,
         )
         datasets[name] = info
+        lap("prepare")
         if frames[name].empty:
             raise BadParameterError(
                 f"No {name} trips are left after the {min_duration}-{max_duration} minute "
@@ -609,7 +621,9 @@ def train_and_evaluate(
     X_val = vectorizer.transform(frames["val"])
     y_train = frames["train"]["duration"].to_numpy(dtype=np.float64)
     y_val = frames["val"]["duration"].to_numpy(dtype=np.float64)
+    lap("vectorize")
     estimator.fit(X_train, y_train)
+    lap("fit")
     y_train_pred = np.asarray(estimator.predict(X_train), dtype=np.float64)
     y_val_pred = np.asarray(estimator.predict(X_val), dtype=np.float64)
     metrics = {
@@ -623,6 +637,7 @@ def train_and_evaluate(
         "alpha": None if str(model).lower() == "linear" else getattr(estimator, "alpha", None),
         "synthetic": bool(datasets["train"]["synthetic"] or datasets["val"]["synthetic"]),
     }
+    lap("predict")
     metrics["seconds"] = time.perf_counter() - start
     parameters = {
         "categorical": categorical,
@@ -639,7 +654,9 @@ def train_and_evaluate(
         if info.get("path") and "sha256" not in info:
             info["sha256"] = file_sha256(info["path"]) if Path(info["path"]).is_file() else None
     predictions = (y_train, y_train_pred, y_val, y_val_pred)
-    return TrainResult(vectorizer, estimator, metrics, parameters, datasets, *predictions)
+    return TrainResult(
+        vectorizer, estimator, metrics, parameters, datasets, *predictions, timings=timings
+    )
 
 
 def predict(vectorizer, model, trips) -> np.ndarray:
