@@ -455,8 +455,10 @@ def _classes() -> tuple[type, type]:
     class KitNotebookClient(PapermillNotebookClient):
         """papermill's client plus the current cell, an output cap and a kill switch."""
 
-        def __init__(self, nb_man, *, output_cap=None, **kw):
+        def __init__(self, nb_man, *, output_cap=None, sandbox_report=None, **kw):
             super().__init__(nb_man, **kw)
+            self.kit_report_path = sandbox_report
+            self.kit_sandbox_report = {}
             self.kit_current_cell = None
             self.kit_kernel_ready = False
             self.kit_output_cap = output_cap
@@ -470,6 +472,14 @@ def _classes() -> tuple[type, type]:
 
         def _kit_on_notebook_start(self, notebook):
             self.kit_kernel_ready = True
+            # Read the sandbox report now, before the notebook's code could rewrite it.
+            if self.kit_report_path is not None:
+                try:
+                    self.kit_sandbox_report = json.loads(
+                        Path(self.kit_report_path).read_text(encoding="utf-8")
+                    )
+                except (OSError, ValueError):
+                    self.kit_sandbox_report = {}
 
         def process_message(self, msg, cell, cell_index):
             if self.kit_output_exceeded_cell is not None:
@@ -528,7 +538,12 @@ def _private_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="mlops-kit-k-", dir=base))
 
 
-def _kernel_env(env: Mapping[str, str] | None, private: Path) -> dict[str, str]:
+_CAPPED_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _kernel_env(
+    env: Mapping[str, str] | None, private: Path, limits: Limits | None = None
+) -> dict[str, str]:
     from .config import cache_dir, data_dir
 
     kernel_env = dict(os.environ)
@@ -540,6 +555,11 @@ def _kernel_env(env: Mapping[str, str] | None, private: Path) -> dict[str, str]:
     kernel_env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
     # IPython's profile folder lives with the sockets, so a run writes nothing in ~.
     kernel_env["IPYTHONDIR"] = str(private / "ipython")
+    if limits is not None and limits.memory_mb:
+        # The cap counts address space: every BLAS thread and malloc arena reserves some.
+        kernel_env.setdefault("MALLOC_ARENA_MAX", "2")
+        for name in _CAPPED_THREADS:
+            kernel_env.setdefault(name, "1")
     kernel_env.update({str(k): str(v) for k, v in (env or {}).items()})
     return kernel_env
 
@@ -646,7 +666,7 @@ def run_notebook(
     notes: list[str] = []
     try:
         hidden = _check_hide_paths(limits, run_dir, private, out_path)
-        kernel_env = _kernel_env(env, private)
+        kernel_env = _kernel_env(env, private, limits)
         deadline = started + timeout_total if timeout_total else None
         kernel_name = kernel or nb.metadata.get("kernelspec", {}).get("name") or "python3"
 
@@ -674,7 +694,7 @@ def run_notebook(
             notes.append(f"The kernel failed to start ({_short(attempt.exc)}); retried once.")
             logger.info("kernel start failed for %s, retrying: %s", nb_name, attempt.exc)
 
-        notes.extend(_sandbox_notes(limits, attempt.sandbox_report))
+        notes.extend(_sandbox_notes(limits, attempt.sandbox_report, attempt.started))
         status, info = _classify(attempt, limits, timeout_cell, timeout_total)
         executed = attempt.nb
         if status == "output_too_large":
@@ -811,6 +831,7 @@ def _execute(
         nb_man,
         km=km,
         output_cap=limits.output_bytes,
+        sandbox_report=report if limits.needs_sandbox else None,
         timeout_func=cell_timeout,
         startup_timeout=startup,
         kernel_name=kernel_name,
@@ -855,12 +876,6 @@ def _execute(
         nb_man.cleanup_pbar()
         nb_man.notebook_complete()
 
-    sandbox_report: dict[str, Any] = {}
-    if report.exists():
-        try:
-            sandbox_report = json.loads(report.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            sandbox_report = {}
     hit = watchdog_fired.is_set() or (deadline is not None and time.monotonic() >= deadline - 0.05)
     return _Attempt(
         nb=nb_man.nb,
@@ -869,7 +884,7 @@ def _execute(
         exc=exc,
         started=client.kit_kernel_ready,
         total_deadline_hit=hit,
-        sandbox_report=sandbox_report,
+        sandbox_report=client.kit_sandbox_report,
     )
 
 
@@ -884,8 +899,8 @@ def _launcher_argv(limits: Limits, hidden: list[str], report: Path) -> list[str]
     return [*argv, "--"]
 
 
-def _sandbox_notes(limits: Limits, report: Mapping[str, Any]) -> list[str]:
-    if not limits.needs_sandbox:
+def _sandbox_notes(limits: Limits, report: Mapping[str, Any], started: bool) -> list[str]:
+    if not limits.needs_sandbox or not started:
         return []
     if not report:
         return ["The sandbox launcher left no report: the limits may not have been applied."]
