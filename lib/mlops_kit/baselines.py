@@ -4,7 +4,7 @@ Before building a model, the first lesson asks what a simple rule would give. A
 dispatcher could guess a ride's duration without any ML:
 
 * **mean per pickup zone**: "rides from this zone usually take about N minutes";
-* **distance at an average speed**: "a mile takes about M minutes in this city".
+* **distance at a typical pace**: "a mile takes about M minutes in this city".
 
 Both are learned from the training month only, then scored on the validation month
 next to the linear model. If the model does not beat them clearly, it is not worth the
@@ -120,26 +120,37 @@ def predict_zone_mean(baseline: ZoneMeanBaseline, df):
 class SpeedBaseline:
     """Distance times an average pace: ``duration = trip_distance * minutes_per_mile``.
 
+    Predictions are clipped to the range of training durations: real months hold a few
+    rides with absurd distances (tens of thousands of miles) that would otherwise
+    "take" weeks, and a dispatcher would not quote more than the longest ride either.
+
     Attributes:
-        minutes_per_mile: total training minutes over total training miles.
+        minutes_per_mile: the median pace of the training rides that moved.
         distance_column: the distance column (miles).
         target: the duration column that was learned.
         rides_used: training rides with a positive distance (the others carry no pace).
+        low_min: the shortest training duration (lower clip).
+        high_min: the longest training duration (upper clip).
     """
 
     minutes_per_mile: float
     distance_column: str
     target: str
     rides_used: int
+    low_min: float
+    high_min: float
 
 
 def fit_speed(
     train, *, distance_column: str = "trip_distance", target: str | None = None
 ) -> SpeedBaseline:
-    """Learn the city's average pace (minutes per mile) from the training trips.
+    """Learn the city's typical pace (minutes per mile) from the training trips.
 
-    The pace is a ratio of sums over rides with a positive distance, so a few rides
-    of 0.01 miles do not dominate it the way a mean of per-ride paces would.
+    The pace is the *median* of the per-ride paces of rides with a positive distance.
+    A ratio of sums (total minutes / total miles) looks natural but real months hold
+    rides with absurd distances: green January 2021 has one of 244,152 miles, which
+    alone drags that ratio down to 0.39 minutes per mile. The median ignores such rows
+    (and the 0.01-mile ones at the other end): about 4.9 minutes per mile there.
 
     Raises:
         MissingColumnsError: when a needed column is absent.
@@ -149,32 +160,38 @@ def fit_speed(
     _require(train, [distance_column])
     distance = train[distance_column].astype("float64")
     moving = distance > 0
-    miles = float(distance[moving].sum())
-    if miles <= 0:
+    if not moving.any():
         from .errors import BadParameterError
 
         raise BadParameterError(
             "No training ride has a positive trip_distance, so there is no pace to learn.",
             "Check the training month: trip_distance should be in miles and mostly above 0.",
         )
-    minutes = float(train.loc[moving, target].astype("float64").sum())
+    duration = train[target].astype("float64")
+    pace = float((duration[moving] / distance[moving]).median())
     return SpeedBaseline(
-        minutes_per_mile=minutes / miles,
+        minutes_per_mile=pace,
         distance_column=distance_column,
         target=target,
         rides_used=int(moving.sum()),
+        low_min=float(duration.min()),
+        high_min=float(duration.max()),
     )
 
 
 def predict_speed(baseline: SpeedBaseline, df):
     """Predict each ride's duration as its distance times the learned minutes per mile.
 
+    Missing or negative distances count as 0 miles; every prediction is clipped to the
+    range of training durations.
+
     Returns:
         A float numpy array, one prediction per row of ``df``.
     """
     _require(df, [baseline.distance_column])
     distance = df[baseline.distance_column].astype("float64").fillna(0.0).clip(lower=0.0)
-    return (distance * baseline.minutes_per_mile).to_numpy()
+    raw = distance * baseline.minutes_per_mile
+    return raw.clip(lower=baseline.low_min, upper=baseline.high_min).to_numpy()
 
 
 def baseline_predictions(train, val, *, target: str | None = None) -> dict[str, Any]:

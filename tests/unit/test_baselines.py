@@ -41,12 +41,14 @@ def test_zone_mean_by_drop_off(train):
     assert zone.means == {"7": 10.0, "8": 18.0}
 
 
-def test_speed_is_a_ratio_of_sums_over_moving_rides(train):
+def test_speed_is_the_median_pace_of_moving_rides(train):
     speed = fit_speed(train)
-    assert speed.minutes_per_mile == pytest.approx(60.0 / 6.0)
+    assert speed.minutes_per_mile == pytest.approx(10.0)
     assert speed.rides_used == 3
-    val = pd.DataFrame({"trip_distance": [0.5, 4.0, np.nan, -1.0]})
-    np.testing.assert_allclose(predict_speed(speed, val), [5.0, 40.0, 0.0, 0.0])
+    assert (speed.low_min, speed.high_min) == (4.0, 30.0)
+    val = pd.DataFrame({"trip_distance": [0.5, 2.5, np.nan, -1.0, 80000.0]})
+    # clipped to the training range 4-30 minutes: a "ride" of 80,000 miles is not weeks long
+    np.testing.assert_allclose(predict_speed(speed, val), [5.0, 25.0, 4.0, 4.0, 30.0])
 
 
 def test_target_column_is_found_or_named(train):
@@ -78,6 +80,7 @@ def test_baseline_predictions_align_with_validation(train):
     np.testing.assert_allclose(preds["mean"], [16.0, 16.0])
     np.testing.assert_allclose(preds["zone_mean"], [15.0, 16.0])
     np.testing.assert_allclose(preds["speed"], [20.0, 10.0])
+    assert preds["speed"].dtype == np.float64
 
 
 def test_zone_baseline_beats_the_mean_when_zones_matter():
@@ -105,3 +108,31 @@ def test_categorical_zones_with_different_categories(train):
     zone = fit_zone_mean(cat_train)
     assert zone.means == {"1": 15.0, "2": 30.0, "3": 4.0}
     np.testing.assert_allclose(predict_zone_mean(zone, val), [30.0, 16.0, 15.0, 30.0])
+
+
+def test_pace_ignores_absurd_distances(train):
+    odd = pd.concat(
+        [
+            train,
+            pd.DataFrame({"PULocationID": ["1"], "trip_distance": [244152.0], "duration": [9.0]}),
+        ],
+        ignore_index=True,
+    )
+    # a ratio of sums would fall to 0.0003 minutes per mile; the median pace stays 10
+    assert fit_speed(odd).minutes_per_mile == pytest.approx(10.0)
+
+
+@pytest.mark.realdata
+def test_rules_of_thumb_on_the_course_months(real_file):
+    from mlops_kit.data import read_trips
+    from mlops_kit.features import prepare_trips
+    from mlops_kit.training import rmse
+
+    train = prepare_trips(read_trips(real_file("green_tripdata_2021-01.parquet")))
+    val = prepare_trips(read_trips(real_file("green_tripdata_2021-02.parquet")))
+    assert fit_speed(train).minutes_per_mile == pytest.approx(4.949, abs=1e-3)
+    preds = baseline_predictions(train, val)
+    err = {k: rmse(val["duration"], v) for k, v in preds.items()}
+    assert err["mean"] == pytest.approx(12.2131, abs=1e-3)
+    assert err["zone_mean"] == pytest.approx(11.2092, abs=1e-3)
+    assert err["speed"] == pytest.approx(10.5508, abs=1e-3)
