@@ -428,12 +428,18 @@ def _nb_name(notebook: Any) -> str:
 # --------------------------------------------------------------------------- kernel plumbing
 
 _CLASSES: dict[str, type] = {}
+_CLASSES_LOCK = threading.Lock()
 
 
 def _classes() -> tuple[type, type]:
     """Build (once) the kernel manager and notebook client classes; imports are heavy."""
-    if _CLASSES:
-        return _CLASSES["km"], _CLASSES["client"]
+    with _CLASSES_LOCK:
+        if not _CLASSES:
+            _CLASSES.update(_build_classes())
+    return _CLASSES["km"], _CLASSES["client"]
+
+
+def _build_classes() -> dict[str, type]:
     from jupyter_client.manager import AsyncKernelManager
     from papermill.clientwrap import PapermillNotebookClient
     from traitlets import List, Unicode
@@ -492,9 +498,7 @@ def _classes() -> tuple[type, type]:
                     return None
             return super().process_message(msg, cell, cell_index)
 
-    _CLASSES["km"] = KitKernelManager
-    _CLASSES["client"] = KitNotebookClient
-    return KitKernelManager, KitNotebookClient
+    return {"km": KitKernelManager, "client": KitNotebookClient}
 
 
 def _message_size(msg: Mapping) -> int:
@@ -530,11 +534,9 @@ def _kill_kernel(km: Any) -> None:
 
 def _private_dir() -> Path:
     """A short private folder for the kernel's sockets (Unix socket paths max ~100 chars)."""
-    base = None
-    candidate = tempfile.gettempdir()
-    if len(candidate) > 60 and os.path.isdir("/tmp"):
-        candidate = "/tmp"
-    base = candidate
+    base = tempfile.gettempdir()
+    if len(base) > 60 and os.path.isdir("/tmp"):
+        base = "/tmp"
     return Path(tempfile.mkdtemp(prefix="mlops-kit-k-", dir=base))
 
 

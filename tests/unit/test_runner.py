@@ -8,6 +8,7 @@ which is checked by the absence of a kernel process, not by the clock.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from mlops_kit.errors import BadParameterError, InvalidNotebookError, UnknownParameterError
 from mlops_kit.runner import (
     STATUSES,
+    Limits,
     RunResult,
     notebook_parameters,
     run_notebook,
@@ -320,3 +322,101 @@ def test_lazy_batch_reexport_names_missing_module_clearly():
     if not (Path(runner.__file__).parent / "batch.py").exists():
         with pytest.raises(ImportError):
             runner.run_batch  # noqa: B018
+
+
+# ----------------------------------------------------------------------------- kernel start
+
+
+def _kernelspec(root: Path, name: str, argv: list[str]) -> None:
+    folder = root / "kernels" / name
+    folder.mkdir(parents=True)
+    spec = {"argv": argv, "display_name": name, "language": "python"}
+    (folder / "kernel.json").write_text(json.dumps(spec))
+
+
+def test_kernel_start_failure_is_retried_once_then_succeeds(tmp_path, monkeypatch):
+    marker = tmp_path / "failed-once"
+    script = tmp_path / "flaky.py"
+    script.write_text(
+        "import os, sys, pathlib\n"
+        f"marker = pathlib.Path({str(marker)!r})\n"
+        "if not marker.exists():\n"
+        "    marker.write_text('x')\n"
+        "    sys.exit(1)  # the first start dies before replying, as a port race would\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'ipykernel_launcher', *sys.argv[1:]])\n"
+    )
+    _kernelspec(tmp_path, "flaky", [sys.executable, str(script), "-f", "{connection_file}"])
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    result = run_notebook(fx("ok"), kernel="flaky", timeout_cell=30)
+    assert result.status == "ok", result.error
+    assert marker.exists()
+    assert any("retried once" in note for note in result.notes)
+
+
+def test_kernel_that_never_starts_is_kernel_died_after_one_retry(tmp_path, monkeypatch):
+    _kernelspec(tmp_path, "broken", [sys.executable, "-c", "import sys; sys.exit(2)"])
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    result = run_notebook(fx("ok"), kernel="broken", timeout_cell=30)
+    assert result.status == "kernel_died"
+    assert "failed to start twice" in result.error
+    assert any("retried once" in note for note in result.notes)
+
+
+def test_kernel_hanging_at_start_is_stopped_by_the_run_budget(tmp_path, monkeypatch):
+    _kernelspec(tmp_path, "hangs", [sys.executable, "-c", "import time; time.sleep(600)"])
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    result = run_notebook(fx("ok"), kernel="hangs", timeout_total=3)
+    assert result.status == "timeout", result.error
+    assert "did not start" in result.error
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_timed_out_kernel_process_is_gone():
+    nb = json.loads(fx("no_parameters").read_text())
+    nb["cells"][1]["source"] = (
+        "import os\nfrom mlops_kit.records import record\nrecord('pid', os.getpid())"
+    )
+    nb["cells"].append({**nb["cells"][1], "id": "loop", "source": "while True:\n    pass"})
+    result = run_notebook(nb, timeout_cell=2)
+    assert result.status == "timeout"
+    assert not _alive(result.records["pid"])
+
+
+def test_kernel_killed_under_a_memory_cap_is_out_of_memory():
+    # What the kernel's OOM killer does, done by the notebook itself.
+    nb = json.loads(fx("no_parameters").read_text())
+    nb["cells"][1]["source"] = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+    capped = run_notebook(nb, limits=Limits(memory_mb=1024), timeout_cell=30)
+    assert capped.status == "out_of_memory", capped.error
+    assert "SIGKILL" in capped.error and "1024 MiB" in capped.error
+    uncapped = run_notebook(nb, timeout_cell=30)
+    assert uncapped.status == "kernel_died"
+    assert "SIGKILL" in uncapped.error
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def _run_in_process(i: int) -> tuple[str, int | None]:
+    result = run_notebook(fx("ok"), {"n": i}, timeout_cell=60)
+    return result.status, result.records.get("total")
+
+
+def test_four_processes_starting_kernels_at_once():
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["mlops_kit.runner", "papermill", "nbclient"])
+    with ProcessPoolExecutor(4, mp_context=context) as pool:
+        list(pool.map(abs, range(4)))  # start the workers first, so the runs overlap
+        results = list(pool.map(_run_in_process, range(4)))
+    assert results == [("ok", sum(j * j for j in range(i))) for i in range(4)]
