@@ -50,6 +50,7 @@ __all__ = [
     "ScanResult",
     "assess",
     "load_answers",
+    "coerce_answers",
     "plot_assessment",
     "scan",
     "levels_table",
@@ -632,6 +633,42 @@ def load_answers(path: str | os.PathLike) -> dict[str, bool]:
             "Write it as YAML lines 'question_id: yes' (see examples/maturity/answers.yaml).",
         )
     return _check_answers(data)
+
+
+def coerce_answers(value: Any) -> dict[str, bool]:
+    """Return checked answers from a dict, a YAML/JSON string, or the path of a YAML file.
+
+    A notebook parameter set from the command line arrives as text (``papermill -p answers
+    '{"unit_tests": true}'``); this accepts that as well as the dict a learner types and
+    the answers file the CLI reads.
+
+    Raises:
+        BadAnswerError: when the value is none of these, or an answer is not yes/no.
+        UnknownQuestionError: for an unknown question id.
+    """
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return _check_answers(value)
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value)
+        if text.strip().lower().endswith((".yaml", ".yml")) or Path(text).is_file():
+            return load_answers(text)
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise BadAnswerError(
+                f"Cannot read answers from the text {text!r}: {exc}.",
+                'Pass a dict such as {"code_in_git": true} or the path of a YAML file.',
+            ) from exc
+        if isinstance(data, Mapping):
+            return _check_answers(data)
+    raise BadAnswerError(
+        f"Answers must be a dict of question id -> yes/no, got {value!r}.",
+        'Pass a dict such as {"code_in_git": True} or the path of a YAML answers file.',
+    )
 
 
 # --------------------------------------------------------------------------------------

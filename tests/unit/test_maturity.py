@@ -542,3 +542,23 @@ def test_demo_project_rejects_a_bad_level(tmp_path):
 def test_learner_after_module_one_matches_the_example_file():
     answers = load_answers(ROOT / "examples" / "maturity" / "answers.yaml")
     assert answers == maturity.LEARNER_AFTER_MODULE_1
+
+
+def test_coerce_answers_accepts_dict_text_and_file(tmp_path):
+    assert maturity.coerce_answers(None) == {}
+    assert maturity.coerce_answers({"unit_tests": True}) == {"unit_tests": True}
+    assert maturity.coerce_answers('{"unit_tests": true, "ci_builds": "no"}') == {
+        "unit_tests": True,
+        "ci_builds": False,
+    }
+    path = tmp_path / "a.yaml"
+    path.write_text("code_in_git: yes\n")
+    assert maturity.coerce_answers(str(path)) == {"code_in_git": True}
+    with pytest.raises(BadAnswerError):
+        maturity.coerce_answers("just words")
+    with pytest.raises(BadAnswerError):
+        maturity.coerce_answers(42)
+    with pytest.raises(BadAnswerError, match="does not exist"):
+        maturity.coerce_answers(str(tmp_path / "missing.yaml"))
+    with pytest.raises(UnknownQuestionError):
+        maturity.coerce_answers('{"kubernetes": true}')
