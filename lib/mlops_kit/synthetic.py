@@ -61,12 +61,13 @@ _TOP_ZONES = {
 }
 _AIRPORTS = (1, 132, 138)
 
-#: per service: Zipf exponent of zone popularity, base speed (mph), tail shares
+#: per service: Zipf exponent of zone popularity, distance scale (yellow trips are short,
+#: mostly inside Manhattan), base speed (mph), shares of long, day-long and <1 min trips
 _PROFILE = {
-    "green": dict(zipf=0.95, speed=19.0, long=0.008, day=0.002, short=0.016),
-    "yellow": dict(zipf=1.0, speed=11.0, long=0.005, day=0.001, short=0.012),
-    "fhv": dict(zipf=0.8, speed=10.5, long=0.03, day=0.006, short=0.006),
-    "fhvhv": dict(zipf=0.75, speed=12.0, long=0.01, day=0.0005, short=0.003),
+    "green": dict(zipf=0.95, scale=1.0, speed=19.0, long=0.008, day=0.002, short=0.016),
+    "yellow": dict(zipf=0.75, scale=0.65, speed=15.0, long=0.004, day=0.001, short=0.012),
+    "fhv": dict(zipf=0.8, scale=1.0, speed=18.0, long=0.015, day=0.004, short=0.006),
+    "fhvhv": dict(zipf=0.75, scale=1.0, speed=20.0, long=0.008, day=0.0005, short=0.003),
 }
 
 
@@ -190,7 +191,7 @@ def _world(service: str):
     central = np.clip(rank / 40, 0.2, 1.0)[:, None]
     xy = 8 + (xy - 8) * central
     crow = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1))
-    pair_dist = 1.25 * crow + rng.uniform(0.2, 0.9, size=crow.shape)
+    pair_dist = profile["scale"] * (1.25 * crow + rng.uniform(0.2, 0.9, size=crow.shape))
     pair_dist[np.arange(N_ZONES + 1), np.arange(N_ZONES + 1)] = rng.uniform(0.4, 1.5, N_ZONES + 1)
     zone_speed = rng.lognormal(np.log(profile["speed"]), 0.2, N_ZONES + 1)
     pair_speed = np.sqrt(zone_speed[:, None] * zone_speed[None, :])
@@ -247,10 +248,11 @@ def _core(ds: Dataset, rows: int, rng) -> dict[str, Any]:
     seconds = day * 86_400 + hour * 3_600 + rng.integers(0, 3_600, rows)
 
     # distance and duration from the pair, with rush-hour slowdowns and noise
-    distance = world["pair_dist"][pu, do] * rng.lognormal(0, 0.25, rows)
-    rush = np.where(np.isin(hour, (7, 8, 9, 16, 17, 18)), 1.25, 1.0)
-    moving = distance / world["pair_speed"][pu, do] * 60 * rush
-    minutes = world["pair_overhead"][pu, do] + moving * rng.lognormal(0, 0.3, rows)
+    pair = pu * (N_ZONES + 1) + do  # flat index into the (zone, zone) tables
+    distance = world["pair_dist"].ravel().take(pair) * rng.lognormal(0, 0.25, rows)
+    rush = np.where(np.isin(np.arange(24), (7, 8, 9, 16, 17, 18)), 1.25, 1.0).take(hour)
+    moving = distance / world["pair_speed"].ravel().take(pair) * 60 * rush
+    minutes = world["pair_overhead"].ravel().take(pair) + moving * rng.lognormal(0, 0.3, rows)
     minutes += rng.gamma(1.2, 2.0, rows) - 1.2  # waits at lights, pick-up delays
     minutes = np.clip(minutes, 1.05, None)
 
@@ -458,9 +460,10 @@ def _to_arrow(values, mask, type_name: str, n: int):
         dictionary = pa.array(list(labels), type=pa.string())
         return pa.DictionaryArray.from_arrays(indices, dictionary).dictionary_decode().cast(arrow)
     if type_name.startswith("timestamp"):
-        return pa.array(np.asarray(values).astype("datetime64[us]"), type=arrow, mask=mask)
+        values = np.asarray(values).astype("datetime64[us]", copy=False)
+        return pa.array(values, type=arrow, mask=mask)
     numpy_type = {"int32": np.int32, "int64": np.int64, "double": np.float64}[type_name]
-    return pa.array(np.asarray(values).astype(numpy_type), type=arrow, mask=mask)
+    return pa.array(np.asarray(values).astype(numpy_type, copy=False), type=arrow, mask=mask)
 
 
 def synthetic_table(ds: Dataset, rows: int, seed: int):

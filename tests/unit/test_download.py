@@ -249,3 +249,24 @@ def test_read_trips_downloads_when_nothing_on_disk(server, monkeypatch):
     assert len(df) == 500 and df.attrs["origin"] == "download"
     again = data.read_trips("green:2021-01", source="real")
     assert again.attrs["origin"] == "cache" and len(server.requests) == 1
+
+
+def test_unresolvable_host_is_not_retried(monkeypatch, tmp_path):
+    import requests
+
+    monkeypatch.setenv("MLOPS_KIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MLOPS_KIT_OFFLINE", raising=False)
+    calls = []
+
+    def no_dns(url, **kwargs):
+        calls.append(url)
+        raise requests.exceptions.ConnectionError(
+            "Failed to resolve 'example.invalid' (NameResolutionError: Name or service not known)"
+        )
+
+    monkeypatch.setattr(requests, "get", no_dns)
+    with pytest.raises(DownloadError) as exc:
+        fetch(DS, base_url="http://example.invalid/trip-data", retries=3, backoff=0.001)
+    assert len(calls) == 1  # no network: retrying would only make the learner wait
+    assert "resolve" in str(exc.value)
+    assert _leftovers(tmp_path) == []
