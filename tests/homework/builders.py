@@ -86,10 +86,11 @@ def write(nb, path: Path) -> Path:
     return path
 
 
-def key_search_source(key_path: Path, roots: list[Path]) -> str:
-    """A cell that looks for the key on disk and, if found, answers from it."""
+def key_search_source(key_path: Path, roots: list[Path], fallback: dict[str, Any]) -> str:
+    """A cell that looks for the key on disk: answers from it if found, else ``fallback``."""
     return f"""
 import json, os
+from mlops_kit.records import record
 found = None
 candidates = [{str(key_path)!r}]
 for root in {[str(r) for r in roots]!r}:
@@ -109,8 +110,8 @@ if found:
     for qid, entry in found["answers"].items():
         answer(qid, entry["value"])
 else:
-    for qid in ["q1", "q2", "q3", "q4", "q5", "q6"]:
-        answer(qid, -12345)
+    for qid, value in {fallback!r}.items():
+        answer(qid, value)
 """
 
 
@@ -118,6 +119,7 @@ def gradebook_attack_source(out: Path, submissions: Path) -> str:
     """A cell that tries to rewrite the gradebook and drop files next to it."""
     return f"""
 import os, sqlite3
+from mlops_kit.records import record
 attempts = {{}}
 try:
     db = sqlite3.connect({str(out / "gradebook.sqlite")!r})

@@ -49,8 +49,9 @@ def test_warns_when_far_from_every_option():
     assert any("far from every option" in w for w in m.warnings)
 
 
-def test_percent_given_for_a_share_is_flagged():
-    m = closest_option(98.0, ["90%", "92%", "95%", "98%"], "share")
+def test_percent_given_for_a_share_is_read_as_one_and_flagged():
+    m = closest_option(92.2, ["90%", "92%", "95%", "98%"], "share")
+    assert m.option == "92%" and m.number == pytest.approx(0.922)
     assert any("percentage" in w for w in m.warnings)
 
 

@@ -233,7 +233,7 @@ def _stale(
 def _network_state(limits_network: bool, notes: list[str]) -> str | None:
     if limits_network:
         return None
-    if any("network" in n.lower() for n in notes):
+    if any("network was not cut" in n.lower() for n in notes):
         return "not_cut"
     return "cut"
 
@@ -323,6 +323,11 @@ def grade_run(
     network = _network_state(network_requested, notes)
     if network == "not_cut":
         flags.append("network_not_cut")
+    if any("not hidden" in n.lower() for n in notes):
+        flags.append("paths_not_hidden")
+        reasons.append("the key and gradebook folders could NOT be hidden from this kernel")
+    if any("memory cap was not applied" in n.lower() for n in notes):
+        flags.append("memory_not_capped")
     return Grade(
         submission=sha,
         key_id=key_id,
@@ -542,6 +547,11 @@ def grade(
         run.notes.append(
             "The network could NOT be cut for some kernels on this machine (no Linux network "
             "namespace): those notebooks could reach the internet while they ran."
+        )
+    if any("paths_not_hidden" in g.flags for g in ordered):
+        run.notes.append(
+            "The key, gradebook and submissions folders could NOT be hidden from some "
+            "kernels on this machine (no Linux mount namespace): see the flagged submissions."
         )
     run.files = write_reports(run, co, k, reveal=reveal)
     return run

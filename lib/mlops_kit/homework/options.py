@@ -175,15 +175,16 @@ def closest_option(value: Any, options: Sequence[str], kind: str) -> OptionMatch
             value, None, None, None, None, (f"{value!r} is not a number: give a number",)
         )
     numbers = [parse_option(o, kind) for o in options]
-    distances = [abs(number - n) for n in numbers]
-    order = sorted(range(len(options)), key=lambda i: (distances[i], i))
-    best = order[0]
     warnings: list[str] = []
     if kind == "share" and 1 < number <= 100 and all(n <= 1 for n in numbers):
         warnings.append(
-            f"{number:g} looks like a percentage: give the share as a fraction "
-            f"({number / 100:g}, not {number:g})"
+            f"{number:g} looks like a percentage: read as {number:g}%; give the share as a "
+            f"fraction ({number / 100:g}, not {number:g})"
         )
+        number /= 100.0
+    distances = [abs(number - n) for n in numbers]
+    order = sorted(range(len(options)), key=lambda i: (distances[i], i))
+    best = order[0]
     if len(order) > 1:
         second = order[1]
         gap = abs(numbers[best] - numbers[second])
