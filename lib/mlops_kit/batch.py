@@ -507,6 +507,23 @@ def execute_job(job: Job) -> RunResult:
 _PRELOAD = ("mlops_kit.batch", "mlops_kit.runner", "mlops_kit.records", "papermill", "nbclient")
 
 
+def start_workers_early() -> None:
+    """Start the fork server now, so its imports overlap with the caller's own work.
+
+    The first pool of a process starts a server that imports papermill (seconds on a busy
+    machine) and forks every worker from it. The CLI calls this before reading the grid,
+    which needs papermill too: both imports then run at the same time on two cores.
+    """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover
+        return
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(_PRELOAD))
+    forkserver.ensure_running()
+
+
 def _make_pool(workers: int) -> cf.ProcessPoolExecutor:
     import multiprocessing
 

@@ -78,7 +78,7 @@ def _dask_executor(address: str):
 
 
 def _summary_lines(counts: dict[str, int], ran: int, reused: int, paths: dict) -> list[str]:
-    width = max(len(s) for s in counts) if counts else 6
+    width = max([6, *map(len, counts)])
     lines = ["", f"{'status':<{width}}  jobs", f"{'-' * width}  ----"]
     lines += [f"{status:<{width}}  {n:4d}" for status, n in counts.items()]
     lines.append(f"ran {ran}, reused {reused} stored result(s)")
@@ -88,12 +88,21 @@ def _summary_lines(counts: dict[str, int], ran: int, reused: int, paths: dict) -
 
 def handle(args) -> int:
     """Run the grid; return 0 when every job finished ``ok``, 1 otherwise."""
-    from ..batch import BatchError, ResultStore, load_grid, run_grid, status_counts
+    from ..batch import (
+        BatchError,
+        ResultStore,
+        load_grid,
+        run_grid,
+        start_workers_early,
+        status_counts,
+    )
 
     if args.workers is not None and args.workers < 1:
         raise BatchError(
             f"--workers must be at least 1, got {args.workers}.", "Pass --workers 2, say."
         )
+    if not args.scheduler:
+        start_workers_early()
     grid = load_grid(args.grid)
     client = _dask_executor(args.scheduler) if args.scheduler else None
     try:
