@@ -72,7 +72,7 @@ SOURCES = ("auto", "real", "synthetic")
 BACKOFF_SECONDS = 1.0
 
 #: (connect, read) timeouts in seconds for downloads
-DEFAULT_TIMEOUT = (10.0, 60.0)
+DEFAULT_TIMEOUT = (5.0, 60.0)
 
 _FILE_RE = re.compile(
     r"^(yellow|green|fhv|fhvhv)_tripdata_(\d{4})-(\d{2})(?:[._-][\w.-]*)?\.parquet$"
@@ -106,6 +106,14 @@ class Dataset:
     month: int
 
     def __post_init__(self):
+        try:  # accept "2021" and "01" too, but store ints
+            object.__setattr__(self, "year", int(self.year))
+            object.__setattr__(self, "month", int(self.month))
+        except (TypeError, ValueError):
+            raise DatasetNameError(
+                f"{self.year!r}-{self.month!r} is not a year and month.",
+                "Write the month as YYYY-MM, e.g. green:2021-01.",
+            ) from None
         if self.service not in SERVICES:
             raise DatasetNameError(
                 f"Unknown TLC service {self.service!r}.",
@@ -431,6 +439,7 @@ def fetch(
     delay = BACKOFF_SECONDS if backoff is None else backoff
     attempts = max(0, int(retries)) + 1
     last: Exception | None = None
+    unreachable = 0
     for attempt in range(attempts):
         if attempt:
             wait = delay * 2 ** (attempt - 1)
@@ -441,7 +450,9 @@ def fetch(
             return target
         except _Retryable as exc:
             last = exc.__cause__ or exc
-            if getattr(exc, "final", False):
+            unreachable += bool(getattr(exc, "connect", False))
+            # a host unreachable twice is down or blocked: do not keep a learner waiting
+            if getattr(exc, "final", False) or unreachable >= 2:
                 break
     raise DownloadError(
         f"{ds.id}: could not download {url} after {attempt + 1} attempt(s): {last}.",
@@ -460,10 +471,13 @@ def _download_once(ds: Dataset, url: str, target: Path, *, timeout, progress) ->
         with os.fdopen(fd, "wb") as out:
             try:
                 response = requests.get(url, stream=True, timeout=timeout)
-            except requests.exceptions.ConnectionError as exc:
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 err = _Retryable(str(exc))
                 # a name that does not resolve means no network: retrying only wastes time
                 err.final = "NameResolutionError" in repr(exc) or "Name or service" in str(exc)
+                err.connect = isinstance(exc, requests.exceptions.ConnectTimeout) or not isinstance(
+                    exc, requests.exceptions.ReadTimeout
+                )
                 raise err from exc
             except requests.exceptions.RequestException as exc:
                 raise _Retryable(str(exc)) from exc
@@ -498,6 +512,7 @@ def _download_once(ds: Dataset, url: str, target: Path, *, timeout, progress) ->
                 if expected is not None and written != expected:
                     raise _Retryable(f"got {written:,} of {expected:,} bytes")
         validate_parquet(tmp, what=f"{ds.id} (downloaded from {url})")
+        publish_mode(tmp)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
@@ -681,11 +696,19 @@ def _fetch_zones(target: Path, timeout=DEFAULT_TIMEOUT) -> Path:
     return target
 
 
+def publish_mode(path: str | os.PathLike) -> None:
+    """Give a finished temp file the usual permissions (mkstemp makes it owner-only)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def _atomic_write_bytes(target: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
+        publish_mode(tmp)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

@@ -35,12 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from . import config
-from .data import Dataset, parse_dataset
+from .data import Dataset, parse_dataset, publish_mode
 from .errors import BadParameterError
 from .schemas import arrow_type, trip_columns
 
 #: bump when the generator changes: cached files of older versions are not reused
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 #: rows generated when ``rows`` is None: about a real month (fhvhv kept far smaller)
 DEFAULT_ROWS = {"green": 70_000, "yellow": 3_000_000, "fhv": 1_100_000, "fhvhv": 500_000}
@@ -159,6 +159,7 @@ def _write_atomic(table, target: Path) -> None:
     os.close(fd)
     try:
         pq.write_table(table, tmp, compression="snappy")
+        publish_mode(tmp)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

@@ -102,6 +102,7 @@ def test_dataset_properties():
     assert fhv.location_columns == ("PUlocationID", "DOlocationID")
     assert Dataset("fhvhv", 2022, 1).dropoff_column == "dropoff_datetime"
     assert {Dataset("green", 2021, 1): 1}[parse_dataset("green:2021-01")] == 1  # hashable
+    assert Dataset("green", "2021", "01") == Dataset("green", 2021, 1)
 
 
 def test_url_overrides(monkeypatch):

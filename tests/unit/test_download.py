@@ -207,12 +207,25 @@ def test_corrupt_cached_file_is_downloaded_again(server, tmp_path, parquet_bytes
     assert target.read_bytes() == parquet_bytes
 
 
-def test_connection_refused_is_a_download_error(server, tmp_path):
+def test_unreachable_host_gives_up_after_two_attempts(server, tmp_path, monkeypatch):
+    sleeps = []
+    monkeypatch.setattr(data.time, "sleep", sleeps.append)
     url = server.url
     server.close()
-    with pytest.raises(DownloadError):
-        fetch(DS, base_url=url, retries=1, backoff=0.001)
+    with pytest.raises(DownloadError) as exc:
+        fetch(DS, base_url=url, retries=5, backoff=0.001)
+    assert len(sleeps) == 1  # two attempts, not six: the learner is not kept waiting
+    assert "2 attempt(s)" in str(exc.value)
     assert _leftovers(tmp_path) == []
+
+
+def test_downloaded_file_has_normal_permissions(server):
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    path = fetch(DS, base_url=server.url)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 @pytest.mark.parametrize(

@@ -126,6 +126,7 @@ def test_cached_by_arguments(cache):
     assert path.stat().st_mtime_ns == stamp  # reused, not rewritten
     assert synthetic_trips("green", "2021-01", 501, 3) != path
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".part")]
+    assert path.stat().st_mode & 0o044  # readable by others, unlike a bare mkstemp file
 
 
 def test_damaged_cache_file_is_rebuilt(cache):
