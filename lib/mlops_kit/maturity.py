@@ -940,7 +940,7 @@ class _PythonFacts:
         """Parse ``source``; return False when it is not valid Python (regex fallback)."""
         try:
             tree = ast.parse(source)
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             for match in _IMPORT_LINE_RE.finditer(source):
                 line = source.count("\n", 0, match.start()) + 1
                 self.imports.setdefault(match.group(1), line)

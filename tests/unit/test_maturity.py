@@ -562,3 +562,26 @@ def test_coerce_answers_accepts_dict_text_and_file(tmp_path):
         maturity.coerce_answers(str(tmp_path / "missing.yaml"))
     with pytest.raises(UnknownQuestionError):
         maturity.coerce_answers('{"kubernetes": true}')
+
+
+def test_unparsable_python_falls_back_to_import_lines(tmp_path):
+    write(
+        tmp_path,
+        {
+            "broken.py": "import mlflow\ndef oops(:\n",
+            "deep.py": "x = " + "(" * 5000 + "1" + ")" * 5000 + "\nimport wandb\n",
+        },
+    )
+    details = {(e.path, e.detail) for e in scan(tmp_path).evidence}
+    assert ("broken.py", "imports mlflow (line 1)") in details
+    assert ("deep.py", "imports wandb (line 2)") in details
+
+
+def test_cli_questions_and_levels_json(capsys):
+    assert main(["maturity", "--questions"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{q.id}: {q.text}" in out for q in QUESTIONS)
+    assert main(["maturity", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [lv["level"] for lv in data["levels"]] == [0, 1, 2, 3, 4]
+    assert data["levels"][4]["model_creation"] == list(LEVELS[4].model_creation)
