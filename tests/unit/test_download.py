@@ -283,3 +283,36 @@ def test_unresolvable_host_is_not_retried(monkeypatch, tmp_path):
     assert len(calls) == 1  # no network: retrying would only make the learner wait
     assert "resolve" in str(exc.value)
     assert _leftovers(tmp_path) == []
+
+
+def test_zone_lookup_download_keeps_na(server, monkeypatch, tmp_path):
+    monkeypatch.delenv("MLOPS_KIT_DATA_DIR", raising=False)
+    monkeypatch.setenv("MLOPS_KIT_TLC_BASE_URL", server.url)
+    server.body = (
+        b'"LocationID","Borough","Zone","service_zone"\n'
+        b'264,"Unknown","N/A","N/A"\n265,"N/A","Outside of NYC","N/A"\n'
+    )
+    zones = data.read_zones()
+    assert server.requests == ["/trip-data/taxi_zone_lookup.csv"]
+    assert zones.Borough.tolist() == ["Unknown", "N/A"]
+    assert (tmp_path / "cache" / "tlc" / "taxi_zone_lookup.csv").is_file()
+    data.read_zones()
+    assert len(server.requests) == 1  # cached
+
+
+def test_cli_fetch_json(server, monkeypatch, tmp_path, capsys):
+    import json
+
+    from mlops_kit.cli import main
+
+    monkeypatch.setenv("MLOPS_KIT_TLC_BASE_URL", server.url)
+    assert main(["data", "fetch", "green:2021-01", "green:2021-02", "--json"]) == 0
+    fetched = json.loads(capsys.readouterr().out)["fetched"]
+    assert [f["dataset"] for f in fetched] == ["green:2021-01", "green:2021-02"]
+    assert all(
+        (tmp_path / "cache" / "tlc").joinpath(f"green_tripdata_2021-0{i}.parquet").is_file()
+        for i in (1, 2)
+    )
+    server.default = "404"
+    assert main(["data", "fetch", "green:2021-03", "--force"]) == 2
+    assert "HTTP 404" in capsys.readouterr().err
