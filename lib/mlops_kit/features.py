@@ -133,7 +133,10 @@ def add_duration(
     _require(df, [pickup, dropoff], "needed for the duration")
     out = df.copy(deep=False)
     delta = pd.to_datetime(out[dropoff]) - pd.to_datetime(out[pickup])
-    out[column] = delta.dt.total_seconds() / 60
+    # timedelta / 1 second, in numpy: ticks / ticks-per-second, the same correctly rounded
+    # division as Python's timedelta.total_seconds(), NaT -> NaN
+    seconds = delta.to_numpy() / np.timedelta64(1, "s")
+    out[column] = pd.Series(seconds / 60, index=out.index)
     return out
 
 
@@ -184,7 +187,9 @@ def _int_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, dtype=np.int64), values[:0].astype(np.int64)
     low, high = int(values.min()), int(values.max())
     if high - low < 10_000_000:
-        shifted = values.astype(np.int64, copy=False) - low
+        # small non-negative values index the lookup directly (one pass fewer)
+        low = min(low, 0) if high < 10_000_000 else low
+        shifted = values if low == 0 else values.astype(np.int64, copy=False) - low
         present = np.flatnonzero(np.bincount(shifted, minlength=high - low + 1))
         lookup = np.full(high - low + 1, -1, dtype=np.int64)
         lookup[present] = np.arange(present.size)
@@ -195,6 +200,12 @@ def _int_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _as_names(uniques) -> np.ndarray:
     """Category names as Python strings, as ``astype(str)`` writes them."""
+    if isinstance(uniques, (pd.Index, pd.Series, pd.api.extensions.ExtensionArray)):
+        if pd.api.types.is_string_dtype(uniques.dtype):
+            return np.asarray(uniques.to_numpy(dtype=object, na_value=None), dtype=object)
+        uniques = np.asarray(uniques, dtype=object)
+    if isinstance(uniques, np.ndarray) and uniques.dtype.kind in "iu":
+        return uniques.astype(str).astype(object)
     return np.array([str(v) for v in uniques], dtype=object)
 
 
@@ -324,7 +335,8 @@ def prepare_trips(
         BadParameterError: when the duration bounds are reversed.
     """
     categorical, numerical = list(categorical), list(numerical)
-    _require(df, [c for c in categorical if c != PU_DO] + numerical, "the features need")
+    wanted = [c for c in categorical + numerical if c not in (PU_DO, DURATION)]
+    _require(df, wanted, "the features need")
     out = filter_outliers(add_duration(df), min_duration, max_duration)
     out = prepare_features(out, categorical=categorical, as_category=as_category)
     out.attrs = dict(df.attrs)
@@ -438,6 +450,11 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         return codes, names
 
     def _numbers(self, X: pd.DataFrame, column: str) -> np.ndarray:
+        self._check_numeric(X, column)
+        return X[column].to_numpy(dtype=np.float64, na_value=np.nan)
+
+    @staticmethod
+    def _check_numeric(X: pd.DataFrame, column: str) -> None:
         series = X[column]
         if not (
             pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)
@@ -446,7 +463,6 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
                 f"The numerical column {column!r} holds {series.dtype} values, not numbers.",
                 "List it under categorical= instead, or convert it with pd.to_numeric.",
             )
-        return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
     # -- sklearn API
     def fit(self, X: pd.DataFrame, y=None) -> TripVectorizer:
@@ -458,6 +474,8 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         categorical, numerical = self._columns()
         X = self._check_frame(X, categorical + numerical)
         seen: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for column in numerical:
+            self._check_numeric(X, column)
         names: list[str] = list(numerical)
         for column in categorical:
             codes, cats = self._category_codes(X, column)

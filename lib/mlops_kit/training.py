@@ -493,7 +493,17 @@ class TrainResult:
     timings: dict[str, float] = field(default_factory=dict, repr=False)
 
     def metadata(self) -> dict[str, Any]:
-        """The sidecar content for :func:`save_bundle`: datasets, parameters, metrics."""
+        """The sidecar content for :func:`save_bundle`: datasets, parameters, metrics.
+
+        The datasets' sha256 are computed here (once), not while training: hashing two
+        months costs more than fitting the model.
+        """
+        from .data import file_sha256
+
+        for info in self.datasets.values():
+            path = info.get("path")
+            if "sha256" not in info:
+                info["sha256"] = file_sha256(path) if path and Path(path).is_file() else None
         return {"datasets": self.datasets, "parameters": self.parameters, "metrics": self.metrics}
 
 
@@ -582,7 +592,6 @@ def train_and_evaluate(
     Raises:
         KitError: bad data (DataError), a missing column, an unknown model or bad bounds.
     """
-    from .data import file_sha256
     from .features import TripVectorizer, prepare_trips
 
     categorical = [categorical] if isinstance(categorical, str) else list(categorical)
@@ -650,9 +659,6 @@ def train_and_evaluate(
         "rows": rows,
         "seed": seed,
     }
-    for info in datasets.values():  # hashed after the clock stops: not part of training
-        if info.get("path") and "sha256" not in info:
-            info["sha256"] = file_sha256(info["path"]) if Path(info["path"]).is_file() else None
     predictions = (y_train, y_train_pred, y_val, y_val_pred)
     return TrainResult(
         vectorizer, estimator, metrics, parameters, datasets, *predictions, timings=timings

@@ -1,0 +1,274 @@
+"""mlops_kit.features: duration, filter, PU_DO, and TripVectorizer == DictVectorizer."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlops_kit.errors import BadParameterError, KitError, MissingColumnsError
+from mlops_kit.features import (
+    TripVectorizer,
+    add_duration,
+    add_pu_do,
+    filter_outliers,
+    prepare_features,
+    prepare_trips,
+)
+from sklearn.feature_extraction import DictVectorizer
+
+
+def trips(n=200, seed=0, service="lpep", zones=30) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    pickup = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 86400 * 28, n), "s")
+    minutes = rng.exponential(15, n)
+    minutes[:5] = [0.5, 1.0, 60.0, 60.01, 300]  # the bounds and outliers
+    return pd.DataFrame(
+        {
+            f"{service}_pickup_datetime": pickup.astype("datetime64[us]"),
+            f"{service}_dropoff_datetime": (pickup + pd.to_timedelta(minutes * 60, "s")).astype(
+                "datetime64[us]"
+            ),
+            "PULocationID": rng.integers(1, zones, n),
+            "DOLocationID": rng.integers(1, zones, n),
+            "trip_distance": np.round(rng.exponential(3, n), 2) * (rng.random(n) > 0.1),
+        }
+    )
+
+
+def course_read_dataframe(df: pd.DataFrame, pickup="lpep_pickup_datetime", dropoff=None):
+    """The course's read_dataframe (without the read), as the reference."""
+    dropoff = dropoff or pickup.replace("pickup", "dropoff")
+    df = df.copy()
+    df["duration"] = df[dropoff] - df[pickup]
+    df["duration"] = df["duration"].apply(lambda td: td.total_seconds() / 60)
+    df = df[(df.duration >= 1) & (df.duration <= 60)].copy()
+    categorical = ["PULocationID", "DOLocationID"]
+    df[categorical] = df[categorical].astype(str)
+    df["PU_DO"] = df["PULocationID"] + "_" + df["DOLocationID"]
+    return df
+
+
+def dv_matrix(train, val, columns):
+    dv = DictVectorizer()
+    X = dv.fit_transform(train[columns].to_dict(orient="records"))
+    return dv, X, dv.transform(val[columns].to_dict(orient="records"))
+
+
+def assert_same_sparse(A, B):
+    assert A.shape == B.shape
+    A, B = A.tocsr(), B.tocsr()
+    A.sort_indices()
+    B.sort_indices()
+    np.testing.assert_array_equal(A.indptr, B.indptr)
+    np.testing.assert_array_equal(A.indices, B.indices)
+    np.testing.assert_array_equal(A.data, B.data)
+    assert A.dtype == B.dtype == np.float64
+
+
+# ------------------------------------------------------------------ duration and filter
+
+
+def test_add_duration_equals_the_course_apply():
+    df = trips()
+    ours = add_duration(df)["duration"]
+    course = (df.lpep_dropoff_datetime - df.lpep_pickup_datetime).apply(
+        lambda td: td.total_seconds() / 60
+    )
+    np.testing.assert_array_equal(ours.to_numpy(), course.to_numpy())
+    assert "duration" not in df.columns  # input untouched
+
+
+@pytest.mark.parametrize(
+    "pickup,dropoff",
+    [
+        ("tpep_pickup_datetime", "tpep_dropoff_datetime"),
+        ("pickup_datetime", "dropOff_datetime"),  # fhv
+        ("pickup_datetime", "dropoff_datetime"),  # fhvhv
+    ],
+)
+def test_add_duration_finds_each_services_columns(pickup, dropoff):
+    df = trips(10).rename(
+        columns={"lpep_pickup_datetime": pickup, "lpep_dropoff_datetime": dropoff}
+    )
+    assert add_duration(df)["duration"].notna().all()
+
+
+def test_add_duration_missing_columns_is_a_kit_error():
+    with pytest.raises(MissingColumnsError, match="pickup"):
+        add_duration(pd.DataFrame({"x": [1]}))
+
+
+def test_filter_outliers_bounds_are_inclusive():
+    df = pd.DataFrame({"duration": [0.99, 1.0, 30, 60.0, 60.01]})
+    assert filter_outliers(df)["duration"].tolist() == [1.0, 30, 60.0]
+    assert filter_outliers(df, 30, 30)["duration"].tolist() == [30]
+    assert filter_outliers(df, min_duration=0, max_duration=100).shape[0] == 5
+
+
+def test_filter_outliers_rejects_reversed_bounds():
+    with pytest.raises(BadParameterError, match="Swap"):
+        filter_outliers(pd.DataFrame({"duration": [1.0]}), 60, 1)
+    with pytest.raises(MissingColumnsError, match="add_duration"):
+        filter_outliers(pd.DataFrame({"x": [1.0]}))
+
+
+# ------------------------------------------------------------------ prepare and PU_DO
+
+
+def test_prepare_trips_matches_the_course_read_dataframe():
+    df = trips(500)
+    ours = prepare_trips(df, categorical=["PU_DO"], numerical=["trip_distance"])
+    course = course_read_dataframe(df)
+    assert len(ours) == len(course)
+    np.testing.assert_array_equal(ours.index, course.index)
+    np.testing.assert_array_equal(ours["duration"], course["duration"])
+    for column in ("PULocationID", "DOLocationID", "PU_DO"):
+        assert ours[column].astype(str).tolist() == course[column].tolist()
+    plain = prepare_trips(df, categorical=["PU_DO"], as_category=False)
+    assert plain["PU_DO"].tolist() == course["PU_DO"].tolist()
+    assert plain["PU_DO"].dtype == "str"
+
+
+def test_prepare_trips_keeps_the_input_and_its_attrs():
+    df = trips(50)
+    df.attrs["synthetic"] = True
+    before = df.copy()
+    out = prepare_trips(df)
+    pd.testing.assert_frame_equal(df, before)
+    assert out.attrs["synthetic"] is True
+
+
+def test_missing_location_ids_become_minus_one_as_the_2022_homework():
+    df = trips(6).rename(columns={"PULocationID": "PUlocationID", "DOLocationID": "DOlocationID"})
+    df["PUlocationID"] = [np.nan, 5.0, 7.0, np.nan, 5.0, 9.0]
+    out = prepare_features(df, categorical=["PUlocationID", "DOlocationID"])
+    assert out["PUlocationID"].astype(str).tolist() == ["-1", "5", "7", "-1", "5", "9"]
+
+
+def test_add_pu_do_from_strings_and_ints_agree():
+    df = trips(100)
+    from_ints = add_pu_do(df)["PU_DO"].astype(str)
+    strings = df.assign(
+        PULocationID=df.PULocationID.astype(str), DOLocationID=df.DOLocationID.astype(str)
+    )
+    from_strings = add_pu_do(strings)["PU_DO"].astype(str)
+    expected = df.PULocationID.astype(str) + "_" + df.DOLocationID.astype(str)
+    assert from_ints.tolist() == expected.tolist() == from_strings.tolist()
+
+
+def test_prepare_trips_missing_feature_column():
+    with pytest.raises(MissingColumnsError, match="fare_amount"):
+        prepare_trips(trips(10), numerical=["fare_amount"])
+
+
+# ------------------------------------------------------------------ the vectoriser
+
+
+@pytest.mark.parametrize(
+    "categorical,numerical",
+    [
+        (["PULocationID", "DOLocationID"], ["trip_distance"]),
+        (["PU_DO"], ["trip_distance"]),
+        (["PULocationID", "DOLocationID"], []),
+        (["PU_DO", "PULocationID"], ["trip_distance", "duration"]),
+    ],
+)
+def test_trip_vectorizer_equals_dict_vectorizer(categorical, numerical):
+    train = prepare_trips(trips(400, seed=1), categorical=categorical, numerical=numerical)
+    # validation: other seed and more zones, so it has categories unseen in training
+    val = prepare_trips(trips(300, seed=2, zones=40), categorical=categorical, numerical=numerical)
+    columns = categorical + numerical
+    dv, X_dv, V_dv = dv_matrix(
+        prepare_trips(trips(400, seed=1), categorical=categorical, as_category=False),
+        prepare_trips(trips(300, seed=2, zones=40), categorical=categorical, as_category=False),
+        columns,
+    )
+    tv = TripVectorizer(categorical, numerical)
+    X = tv.fit_transform(train)
+    V = tv.transform(val)
+    assert list(tv.get_feature_names_out()) == list(dv.get_feature_names_out())
+    assert tv.feature_names_ == dv.feature_names_
+    assert tv.vocabulary_ == dv.vocabulary_
+    assert_same_sparse(X, X_dv)
+    assert_same_sparse(V, V_dv)
+    assert_same_sparse(tv.transform(train), X)
+    assert X.indices.dtype == np.int32 and X.indptr.dtype == np.int32
+
+
+def test_unseen_categories_give_zero_columns():
+    train = pd.DataFrame({"PU_DO": ["1_2", "3_4"], "trip_distance": [1.0, 0.0]})
+    val = pd.DataFrame({"PU_DO": ["9_9", "1_2"], "trip_distance": [2.0, 3.0]})
+    tv = TripVectorizer(["PU_DO"], ["trip_distance"]).fit(train)
+    dense = tv.transform(val).toarray()
+    np.testing.assert_array_equal(dense, [[0, 0, 2.0], [1, 0, 3.0]])
+
+
+def test_explicit_zeros_are_kept_like_dict_vectorizer():
+    df = pd.DataFrame({"PULocationID": ["1", "2"], "trip_distance": [0.0, 1.5]})
+    X = TripVectorizer(["PULocationID"], ["trip_distance"]).fit_transform(df)
+    X_dv = DictVectorizer().fit_transform(df.to_dict(orient="records"))
+    assert X.nnz == X_dv.nnz == 4
+
+
+def test_categories_from_ints_strings_and_categorical_agree():
+    ints = pd.DataFrame({"PULocationID": [10, 2, 100, 2]})
+    strs = ints.astype(str)
+    cats = strs.astype("category")
+    names = [TripVectorizer(["PULocationID"], []).fit(d).feature_names_ for d in (ints, strs, cats)]
+    assert (
+        names[0]
+        == names[1]
+        == names[2]
+        == [
+            "PULocationID=10",
+            "PULocationID=100",
+            "PULocationID=2",
+        ]
+    )
+
+
+def test_unused_categories_of_a_categorical_are_not_features():
+    column = pd.Categorical(["a", "b"], categories=["a", "b", "zzz"])
+    tv = TripVectorizer(["c"], []).fit(pd.DataFrame({"c": column}))
+    assert tv.feature_names_ == ["c=a", "c=b"]
+
+
+def test_vectorizer_is_picklable_and_sklearn_compatible():
+    from sklearn.base import clone
+
+    df = prepare_trips(trips(100), categorical=["PU_DO"])
+    tv = TripVectorizer(["PU_DO"], ["trip_distance"]).fit(df)
+    again = pickle.loads(pickle.dumps(tv))
+    assert (again.transform(df) != tv.transform(df)).nnz == 0
+    assert clone(tv).get_params() == {"categorical": ["PU_DO"], "numerical": ["trip_distance"]}
+
+
+def test_vectorizer_errors_are_kit_errors():
+    df = pd.DataFrame({"PU_DO": ["1_2", None], "trip_distance": [1.0, 2.0]})
+    with pytest.raises(BadParameterError, match="missing values"):
+        TripVectorizer(["PU_DO"], ["trip_distance"]).fit(df)
+    with pytest.raises(MissingColumnsError):
+        TripVectorizer(["nope"], []).fit(df)
+    with pytest.raises(BadParameterError, match="numerical"):
+        TripVectorizer([], ["PU_DO"]).fit(df.fillna("x"))
+    with pytest.raises(KitError):
+        TripVectorizer([], []).fit(df)
+    with pytest.raises(BadParameterError, match="DataFrame"):
+        TripVectorizer().fit([{"a": 1}])
+
+
+def test_synthetic_month_matches_dict_vectorizer():
+    from mlops_kit.data import read_trips
+
+    raw = read_trips("green:2021-01", source="synthetic", rows=5000, seed=3)
+    raw_val = read_trips("green:2021-02", source="synthetic", rows=5000, seed=3)
+    cols = ["PU_DO", "trip_distance"]
+    train = prepare_trips(raw, categorical=["PU_DO"])
+    val = prepare_trips(raw_val, categorical=["PU_DO"])
+    dv, X_dv, V_dv = dv_matrix(train, val, cols)
+    tv = TripVectorizer(["PU_DO"], ["trip_distance"])
+    assert_same_sparse(tv.fit_transform(train), X_dv)
+    assert_same_sparse(tv.transform(val), V_dv)
+    assert tv.feature_names_ == dv.feature_names_

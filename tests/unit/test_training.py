@@ -1,0 +1,361 @@
+"""mlops_kit.training: the exact solver against lstsq/lsqr/lsmr, models, metrics, bundles."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import mlops_kit.training as training
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from mlops_kit.errors import BadParameterError, ModelBundleError
+from mlops_kit.features import TripVectorizer, prepare_trips
+from mlops_kit.training import (
+    ExactLinearRegression,
+    load_bundle,
+    make_model,
+    mean_baseline,
+    predict,
+    rmse,
+    save_bundle,
+    sidecar_path,
+    train_and_evaluate,
+)
+from scipy.sparse.linalg import LinearOperator, lsmr, lsqr
+
+
+def one_hot_problem(n=300, pu=12, do=9, numerical=1, seed=0, clusters=False):
+    """Rows with a PU and a DO category and numerical columns, as TripVectorizer builds them."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {"PU": rng.integers(0, pu, n).astype(str), "DO": rng.integers(0, do, n).astype(str)}
+    )
+    if clusters:  # two groups of zones that never meet: extra rank deficiency
+        upper = rng.random(n) < 0.5
+        frame.loc[upper, "PU"] = "u" + frame.loc[upper, "PU"]
+        frame.loc[upper, "DO"] = "u" + frame.loc[upper, "DO"]
+    names = []
+    for j in range(numerical):
+        name = f"x{j}"
+        frame[name] = rng.normal(3 + j, 2, n)
+        names.append(name)
+    y = (
+        rng.normal(15, 5, n)
+        + frame["PU"].str.len() * 2
+        + (frame[names].sum(axis=1) if names else 0)
+    )
+    tv = TripVectorizer(["PU", "DO"], names)
+    return tv.fit_transform(frame), np.asarray(y, dtype=float), tv, frame
+
+
+def min_norm_lstsq(X, y, fit_intercept=True):
+    """The reference: SVD least squares on the (centred) dense matrix."""
+    X = X.toarray() if sp.issparse(X) else np.asarray(X)
+    if not fit_intercept:
+        return np.linalg.lstsq(X, y, rcond=None)[0], 0.0
+    m, ym = X.mean(axis=0), y.mean()
+    w = np.linalg.lstsq(X - m, y - ym, rcond=None)[0]
+    return w, ym - m @ w
+
+
+def converged(solver, X, y):
+    """lsqr/lsmr on the centred operator, run to convergence, as sklearn would if it could."""
+    X = sp.csr_matrix(X)
+    m = np.asarray(X.mean(axis=0)).ravel()
+    op = LinearOperator(
+        X.shape,
+        matvec=lambda v: X @ v - m @ v,
+        rmatvec=lambda v: X.T @ v - m * v.sum(),
+        dtype=float,
+    )
+    w = solver(op, y - y.mean(), atol=1e-14, btol=1e-14, maxiter=100_000)[0]
+    return w, y.mean() - m @ w
+
+
+def _lsqr(op, b, atol, btol, maxiter):
+    return lsqr(op, b, atol=atol, btol=btol, iter_lim=maxiter)
+
+
+def _lsmr(op, b, atol, btol, maxiter):
+    return lsmr(op, b, atol=atol, btol=btol, maxiter=maxiter)
+
+
+# ------------------------------------------------------------------ exactness
+
+
+@pytest.mark.parametrize("numerical", [0, 1, 2])
+@pytest.mark.parametrize("clusters", [False, True])
+def test_block_solver_is_the_min_norm_lstsq_solution(numerical, clusters):
+    X, y, _, _ = one_hot_problem(numerical=numerical, clusters=clusters, seed=numerical)
+    model = ExactLinearRegression().fit(X, y)
+    assert model.solver_ == "blocks"
+    w, b = min_norm_lstsq(X, y)
+    np.testing.assert_allclose(model.coef_, w, atol=1e-9, rtol=0)
+    assert model.intercept_ == pytest.approx(b, abs=1e-9)
+
+
+def test_min_norm_matters_for_rows_with_unseen_categories():
+    """Another least-squares solution fits training equally but predicts unseen rows apart."""
+    X, y, tv, frame = one_hot_problem(numerical=1)
+    model = ExactLinearRegression().fit(X, y)
+    shifted = model.coef_.copy()
+    pu_columns = [i for i, n in enumerate(tv.feature_names_) if n.startswith("PU=")]
+    shifted[pu_columns] += 5.0  # +5 on every PU category ...
+    intercept = model.intercept_ - 5.0  # ... -5 on the intercept: same training fit
+    np.testing.assert_allclose(X @ shifted + intercept, model.predict(X), atol=1e-9)
+    unseen = tv.transform(frame.head(3).assign(PU="never-seen"))
+    assert not np.allclose(unseen @ shifted + intercept, model.predict(unseen))
+    w, b = min_norm_lstsq(X, y)
+    np.testing.assert_allclose(model.predict(unseen), unseen @ w + b, atol=1e-9)
+
+
+@pytest.mark.parametrize("solver", [_lsqr, _lsmr], ids=["lsqr", "lsmr"])
+def test_exact_solution_equals_converged_iterative_solvers(solver):
+    X, y, _, _ = one_hot_problem(n=3000, pu=60, do=50, numerical=1, seed=4)
+    model = ExactLinearRegression().fit(X, y)
+    w, b = converged(solver, X, y)
+    np.testing.assert_allclose(model.coef_, w, atol=1e-6, rtol=0)
+    assert model.intercept_ == pytest.approx(b, abs=1e-6)
+    assert rmse(y, model.predict(X)) == pytest.approx(rmse(y, X @ w + b), abs=1e-9)
+
+
+def test_pu_do_single_block_with_many_columns():
+    rng = np.random.default_rng(7)
+    n = 1500
+    frame = pd.DataFrame(
+        {
+            "PULocationID": rng.integers(1, 30, n),
+            "DOLocationID": rng.integers(1, 30, n),
+            "trip_distance": rng.exponential(3, n),
+        }
+    )
+    frame["duration"] = 5 + 3 * frame.trip_distance + rng.normal(0, 4, n)
+    from mlops_kit.features import add_pu_do
+
+    frame = add_pu_do(frame)
+    X = TripVectorizer(["PU_DO"], ["trip_distance"]).fit_transform(frame)
+    y = frame.duration.to_numpy()
+    model = ExactLinearRegression().fit(X, y)
+    assert model.solver_ == "blocks" and X.shape[1] > 500
+    w, b = min_norm_lstsq(X, y)
+    np.testing.assert_allclose(model.coef_, w, atol=1e-9, rtol=0)
+    assert model.intercept_ == pytest.approx(b, abs=1e-9)
+
+
+def test_without_intercept():
+    X, y, _, _ = one_hot_problem(numerical=1, seed=3)
+    model = ExactLinearRegression(fit_intercept=False).fit(X, y)
+    w, _ = min_norm_lstsq(X, y, fit_intercept=False)
+    np.testing.assert_allclose(model.coef_, w, atol=1e-9, rtol=0)
+    assert model.intercept_ == 0.0
+
+
+def test_columns_never_seen_get_zero_coefficients():
+    X, y, _, _ = one_hot_problem(numerical=1, seed=5)
+    wider = sp.hstack([X, sp.csr_matrix((X.shape[0], 2))]).tocsr()
+    model = ExactLinearRegression().fit(wider, y)
+    np.testing.assert_array_equal(model.coef_[-2:], 0.0)
+    w, b = min_norm_lstsq(wider, y)
+    np.testing.assert_allclose(model.coef_, w, atol=1e-9, rtol=0)
+
+
+@pytest.mark.parametrize("path", ["lstsq", "gram", "lsqr"])
+def test_other_structures_use_exact_fallbacks(path, monkeypatch):
+    rng = np.random.default_rng(11)
+    dense = rng.normal(size=(200, 8))
+    dense[:, 3] = dense[:, 1] + dense[:, 2]  # rank-deficient
+    dense[rng.random((200, 8)) < 0.3] = 0.0
+    y = dense @ rng.normal(size=8) + rng.normal(size=200)
+    X = sp.csr_matrix(dense)
+    if path != "lstsq":
+        monkeypatch.setattr(training, "DENSE_CELLS", 0)
+    if path == "lsqr":
+        monkeypatch.setattr(training, "GRAM_LIMIT", 0)
+    model = ExactLinearRegression().fit(X, y)
+    assert model.solver_ == path
+    w, b = min_norm_lstsq(X, y)
+    np.testing.assert_allclose(model.coef_, w, atol=1e-7, rtol=0)
+    assert model.intercept_ == pytest.approx(b, abs=1e-7)
+
+
+def test_dense_input_and_sklearn_api():
+    from sklearn.base import clone
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(50, 3))
+    y = X @ [1.0, 2.0, 3.0] + 4.0
+    model = ExactLinearRegression().fit(X, y)
+    np.testing.assert_allclose(model.coef_, [1, 2, 3], atol=1e-10)
+    assert model.intercept_ == pytest.approx(4.0)
+    assert model.score(X, y) == pytest.approx(1.0)
+    assert clone(model).get_params() == {"fit_intercept": True, "rtol": 1e-10}
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+    with pytest.raises(BadParameterError, match="rows"):
+        ExactLinearRegression().fit(X, y[:-1])
+
+
+# ------------------------------------------------------------------ models and metrics
+
+
+def test_make_model():
+    from sklearn.linear_model import Lasso, Ridge
+
+    assert isinstance(make_model("linear"), ExactLinearRegression)
+    lasso = make_model("lasso")
+    assert isinstance(lasso, Lasso) and lasso.alpha == 0.01
+    assert isinstance(make_model("Ridge", 2.5), Ridge) and make_model("ridge", 2.5).alpha == 2.5
+    with pytest.raises(BadParameterError, match="linear, lasso, ridge"):
+        make_model("forest")
+    with pytest.raises(BadParameterError, match="alpha"):
+        make_model("lasso", -1)
+
+
+def test_lasso_accepts_the_vectorizers_32_bit_indices():
+    X, y, _, _ = one_hot_problem(numerical=1)
+    assert X.indices.dtype == np.int32
+    make_model("lasso").fit(X, y)  # scikit-learn 1.9 refuses int64 indices here
+
+
+def test_rmse_and_mean_baseline():
+    assert rmse([1, 2, 3], [1, 2, 3]) == 0.0
+    assert rmse([0, 0], [3, 4]) == pytest.approx(np.sqrt(12.5))
+    y = np.array([1.0, 2.0, 3.0, 6.0])
+    assert mean_baseline(y) == pytest.approx(np.std(y))
+    assert mean_baseline(y, [3.0, 3.0]) == 0.0
+    with pytest.raises(BadParameterError):
+        rmse([1, 2], [1])
+
+
+# ------------------------------------------------------------------ train and evaluate
+
+
+def synthetic_pair(rows=4000, seed=5):
+    from mlops_kit.data import read_trips
+
+    return (
+        read_trips("green:2021-01", source="synthetic", rows=rows, seed=seed),
+        read_trips("green:2021-02", source="synthetic", rows=rows, seed=seed),
+    )
+
+
+def test_train_and_evaluate_on_frames():
+    train, val = synthetic_pair()
+    result = train_and_evaluate(train, val)
+    m = result.metrics
+    for key in ("train_rows", "val_rows", "n_features", "train_rmse", "val_rmse", "model"):
+        assert key in m
+    assert m["synthetic"] is True and m["model"] == "linear" and m["seconds"] > 0
+    prepared = prepare_trips(train, categorical=["PU_DO"])
+    assert m["train_rows"] == len(prepared)
+    assert m["n_features"] == len(prepared["PU_DO"].unique()) + 1
+    # the reported RMSEs are the model's, recomputed by hand
+    X = result.vectorizer.transform(prepared)
+    assert m["train_rmse"] == pytest.approx(rmse(prepared.duration, result.model.predict(X)))
+    assert m["train_rmse"] < m["baseline_rmse"]
+    assert set(result.timings) == {"read", "prepare", "vectorize", "fit", "predict"}
+
+
+def test_train_and_evaluate_by_dataset_id_reads_synthetic():
+    result = train_and_evaluate(
+        "green:2021-01",
+        "green:2021-02",
+        categorical=["PULocationID", "DOLocationID"],
+        numerical=[],
+        model="ridge",
+        alpha=0.5,
+        source="synthetic",
+        rows=3000,
+        seed=1,
+        min_duration=2,
+        max_duration=30,
+    )
+    m = result.metrics
+    assert m["synthetic"] and m["model"] == "ridge" and m["alpha"] == 0.5
+    assert result.datasets["train"]["id"] == "green:2021-01"
+    assert "sha256" not in result.datasets["train"]  # hashed only for the sidecar
+    assert len(result.metadata()["datasets"]["train"]["sha256"]) == 64
+    assert result.y_train.min() >= 2 and result.y_train.max() <= 30
+    assert result.parameters["min_duration"] == 2
+
+
+def test_train_and_evaluate_with_impossible_bounds():
+    train, val = synthetic_pair(rows=500)
+    with pytest.raises(BadParameterError, match="No train trips"):
+        train_and_evaluate(train, val, min_duration=5000, max_duration=6000)
+
+
+def test_predict_from_raw_trips_keeps_rows():
+    train, val = synthetic_pair(rows=2000)
+    result = train_and_evaluate(train, val)
+    raw = val.head(7)
+    predicted = predict(result.vectorizer, result.model, raw)
+    assert predicted.shape == (7,)
+    expected = result.model.predict(
+        result.vectorizer.transform(prepare_trips(raw, categorical=["PU_DO"], max_duration=1e9))
+    )
+    assert np.isfinite(predicted).all()
+    if len(expected) == 7:
+        np.testing.assert_allclose(predicted, expected)
+
+
+# ------------------------------------------------------------------ the bundle
+
+
+@pytest.fixture
+def trained():
+    train, val = synthetic_pair(rows=2000)
+    return train_and_evaluate(train, val)
+
+
+def test_bundle_round_trip_and_course_pickle(tmp_path, trained):
+    path = tmp_path / "models" / "lin_reg.bin"
+    sidecar = save_bundle(path, trained.vectorizer, trained.model, trained.metadata())
+    with open(path, "rb") as f_in:  # the course's loading code
+        dv, model = pickle.load(f_in)
+    assert dv.feature_names_ == trained.vectorizer.feature_names_
+    on_disk = json.loads(sidecar_path(path).read_text())
+    assert on_disk == sidecar
+    assert on_disk["metrics"]["val_rmse"] == pytest.approx(trained.metrics["val_rmse"])
+    assert on_disk["parameters"]["categorical"] == ["PU_DO"]
+    assert set(on_disk["datasets"]) == {"train", "val"}
+    assert "scikit-learn" in on_disk["libraries"]
+    assert len(on_disk["bin"]["sha256"]) == 64
+    bundle = load_bundle(path)
+    vectorizer, model, metadata = bundle
+    assert metadata["n_features"] == trained.metrics["n_features"]
+    np.testing.assert_array_equal(model.coef_, trained.model.coef_)
+    assert not list(path.parent.glob("*.tmp"))
+
+
+def test_load_bundle_explains_a_replaced_bin(tmp_path, trained):
+    path = tmp_path / "lin_reg.bin"
+    save_bundle(path, trained.vectorizer, trained.model, trained.metadata())
+    path.write_bytes(pickle.dumps((trained.vectorizer, make_model("lasso"))))
+    with pytest.raises(ModelBundleError, match="does not match its sidecar") as info:
+        load_bundle(path)
+    assert "mlops-kit train --out" in str(info.value)
+    vectorizer, model, metadata = load_bundle(path, check=False)
+    assert metadata == {}
+
+
+def test_load_bundle_errors(tmp_path, trained):
+    with pytest.raises(ModelBundleError, match="No model bundle"):
+        load_bundle(tmp_path / "missing.bin")
+    bare = tmp_path / "bare.bin"
+    bare.write_bytes(pickle.dumps((1, 2)))
+    with pytest.raises(ModelBundleError, match="no sidecar"):
+        load_bundle(bare)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"not a pickle")
+    with pytest.raises(ModelBundleError, match="Cannot unpickle"):
+        load_bundle(junk, check=False)
+    path = tmp_path / "old.bin"
+    save_bundle(path, trained.vectorizer, trained.model)
+    side = json.loads(sidecar_path(path).read_text())
+    side["libraries"]["scikit-learn"] = "0.24.2"
+    sidecar_path(path).write_text(json.dumps(side))
+    with pytest.raises(ModelBundleError, match="scikit-learn 0.24.2"):
+        load_bundle(path)
