@@ -761,13 +761,27 @@ def _run_pending(
                 else:
                     suspects.extend(sorted(lost))
             fill()
-    except BaseException:
+    except BaseException:  # Ctrl-C, or a bug: stop now, finished results are already stored
         for future in pending:
             future.cancel()
+        if own_pool:
+            _terminate(pool)
         raise
     finally:
         if own_pool:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate(pool: cf.ProcessPoolExecutor) -> None:
+    """Stop a pool's workers at once instead of waiting for their notebooks to end.
+
+    Their kernels notice that their parent is gone and exit (ipykernel polls for it).
+    """
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            process.terminate()
+        except (OSError, ValueError, AttributeError):
+            pass
 
 
 def _worker_died(job: Job) -> RunResult:

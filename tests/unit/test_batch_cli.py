@@ -127,7 +127,8 @@ def _stored_keys(db: Path) -> list[str]:
         return []
 
 
-def test_kill_midway_then_rerun_finishes_only_what_was_left(folder, capsys):
+@pytest.mark.parametrize("how", ["sigkill", "ctrl-c"])
+def test_kill_midway_then_rerun_finishes_only_what_was_left(folder, capsys, how):
     grid = grid_file(
         folder,
         """
@@ -149,8 +150,14 @@ timeout_cell: 30
         deadline = time.monotonic() + 120
         while not _stored_keys(db) and time.monotonic() < deadline and batch.poll() is None:
             time.sleep(0.1)
-        os.killpg(batch.pid, signal.SIGKILL)
+        if how == "sigkill":
+            os.killpg(batch.pid, signal.SIGKILL)
+        else:  # Ctrl-C reaches the whole foreground group, as in a terminal
+            os.killpg(batch.pid, signal.SIGINT)
+            assert batch.wait(30) == 130  # stopped at once, not after the running notebooks
     finally:
+        if batch.poll() is None:
+            os.killpg(batch.pid, signal.SIGKILL)
         batch.wait(30)
     first = _stored_keys(db)
     assert 1 <= len(first) < 6, "the batch must be killed after its first results, before the end"
