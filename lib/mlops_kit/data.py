@@ -357,7 +357,16 @@ def _not_published(ds: Dataset, status: int, url: str) -> MonthNotPublishedError
 
 
 class _Retryable(Exception):
-    """An attempt failed in a way that a later attempt may not (network, 5xx)."""
+    """An attempt failed in a way that a later attempt may not (network, 5xx).
+
+    ``unreachable``: the host could not be reached at all (refused, connect timeout);
+    ``final``: no later attempt can help (the host name does not resolve: no network).
+    """
+
+    def __init__(self, message: str, *, unreachable: bool = False, final: bool = False):
+        super().__init__(message)
+        self.unreachable = unreachable
+        self.final = final
 
 
 def validate_parquet(path: str | os.PathLike, *, what: str | None = None):
@@ -450,9 +459,10 @@ def fetch(
             return target
         except _Retryable as exc:
             last = exc.__cause__ or exc
-            unreachable += bool(getattr(exc, "connect", False))
-            # a host unreachable twice is down or blocked: do not keep a learner waiting
-            if getattr(exc, "final", False) or unreachable >= 2:
+            unreachable += exc.unreachable
+            # no DNS means no network, and a host unreachable twice is down or blocked:
+            # in both cases more attempts would only keep a learner waiting
+            if exc.final or unreachable >= 2:
                 break
     raise DownloadError(
         f"{ds.id}: could not download {url} after {attempt + 1} attempt(s): {last}.",
@@ -462,7 +472,7 @@ def fetch(
 
 def _download_once(ds: Dataset, url: str, target: Path, *, timeout, progress) -> None:
     import requests
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
@@ -472,13 +482,11 @@ def _download_once(ds: Dataset, url: str, target: Path, *, timeout, progress) ->
             try:
                 response = requests.get(url, stream=True, timeout=timeout)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                err = _Retryable(str(exc))
-                # a name that does not resolve means no network: retrying only wastes time
-                err.final = "NameResolutionError" in repr(exc) or "Name or service" in str(exc)
-                err.connect = isinstance(exc, requests.exceptions.ConnectTimeout) or not isinstance(
-                    exc, requests.exceptions.ReadTimeout
-                )
-                raise err from exc
+                raise _Retryable(
+                    str(exc),
+                    unreachable=not isinstance(exc, requests.exceptions.ReadTimeout),
+                    final="NameResolutionError" in repr(exc) or "Name or service" in str(exc),
+                ) from exc
             except requests.exceptions.RequestException as exc:
                 raise _Retryable(str(exc)) from exc
             with response:
