@@ -661,12 +661,12 @@ def run_batch(
             run_id = result_store.begin_run(len(jobs))
             for index, job in enumerate(jobs):
                 fingerprints[index] = result_store.fingerprint(job)
-                stored = result_store.reusable(fingerprints[index], job)
-                if stored is None:
+                reused = _reused_result(result_store, fingerprints[index], job)
+                if reused is None:
                     todo.append(index)
                 else:
-                    results[index] = _result_from_dict(stored)
-                    bar.update(job, results[index], reused=True)
+                    results[index] = reused
+                    bar.update(job, reused, reused=True)
         else:
             todo = list(range(len(jobs)))
 
@@ -683,6 +683,23 @@ def run_batch(
         if own_store:
             result_store.close()
     return results
+
+
+def _reused_result(store: ResultStore, fingerprint: str, job: Job) -> RunResult | None:
+    """Return the stored result to reuse for a job, marked as such in its notes, or None."""
+    stored = store.reusable(fingerprint, job)
+    if stored is None:
+        return None
+    try:
+        result = _result_from_dict(stored)
+    except TypeError:  # stored by an older kit whose RunResult had other fields: run again
+        return None
+    notes = getattr(result, "notes", None)
+    if isinstance(notes, list):
+        notes.append(
+            f"Result reused from {store.path.name}: notebook, parameters and inputs unchanged."
+        )
+    return result
 
 
 def _run_pending(

@@ -30,6 +30,7 @@ from mlops_kit.batch import (
 from mlops_kit.runner import RunResult
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "batch" / "tiny.ipynb"
+EXAMPLES = Path(__file__).parents[2] / "examples" / "batches"
 
 
 @pytest.fixture
@@ -133,6 +134,17 @@ def test_missing_notebook_and_bad_yaml(tmp_path):
         load_grid(write_grid(tmp_path, "notebook: [unclosed\n"))
     with pytest.raises(GridError, match="Cannot read"):
         load_grid(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize(("name", "size"), [("train_small.yaml", 4), ("train_green_2021.yaml", 6)])
+def test_example_grids_are_valid(name, size, tmp_path):
+    grid = load_grid(EXAMPLES / name)  # checks every name against the training notebook
+    assert grid.size == size
+    jobs = expand_grid(grid, tmp_path)
+    assert all(job.parameters["source"] == "synthetic" for job in jobs)  # offline by default
+    assert len({job.parameters["train_dataset"] for job in jobs}) == size // len(
+        grid.grid.get("alpha", [1])
+    )
 
 
 def test_job_key_is_readable_and_file_safe():
@@ -401,6 +413,7 @@ def test_resume_runs_only_what_is_missing_or_changed(tmp_path, notebook):
     keys, results = ran()
     assert keys == []  # nothing changed: every result comes from the store
     assert results[2].records["data_bytes"] == 5
+    assert any("reused" in note for note in results[2].notes)
     assert ran(x_of_b=20)[0] == ["b"]  # changed parameters
     data.write_text("1234567")
     keys, results = ran(x_of_b=20)

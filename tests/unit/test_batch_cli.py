@@ -17,6 +17,7 @@ import pytest
 from mlops_kit.cli import main
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "batch" / "tiny.ipynb"
+EXAMPLE = Path(__file__).parents[2] / "examples" / "batches" / "train_small.yaml"
 
 pytestmark = pytest.mark.runner
 
@@ -181,3 +182,17 @@ def test_help_has_examples():
     )
     assert result.returncode == 0
     assert "examples/batches/" in result.stdout and "--scheduler" in result.stdout
+
+
+def test_the_small_example_runs_offline_and_reports(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MLOPS_KIT_OFFLINE", "1")
+    code, report = run_json(capsys, EXAMPLE, "--output", tmp_path)
+    assert code == 0, report["results"]
+    assert report["counts"] == {"ok": 4}
+    table = pd.read_parquet(tmp_path / "results.parquet")
+    for model in ("linear", "lasso", "ridge"):
+        assert table[f"val_rmse_{model}"].notna().all()
+    assert set(table["alpha"]) == {0.001, 0.1}
+    assert table["synthetic"].all()
+    page = (tmp_path / "report.html").read_text()
+    assert "data:image/png;base64," in page and "val_rmse_lasso" in page
