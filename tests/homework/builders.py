@@ -115,8 +115,8 @@ else:
 """
 
 
-def gradebook_attack_source(out: Path, submissions: Path) -> str:
-    """A cell that tries to rewrite the gradebook and drop files next to it."""
+def gradebook_attack_source(out: Path, submissions: Path, elsewhere: Path) -> str:
+    """A cell that tries to rewrite the gradebook and drop files next to it and elsewhere."""
     return f"""
 import os, sqlite3
 from mlops_kit.records import record
@@ -130,7 +130,8 @@ try:
 except Exception as exc:
     attempts["sqlite"] = type(exc).__name__
 for target in [{str(out / "grades.csv")!r}, {str(out / "pwned.txt")!r},
-               {str(submissions / "pwned.txt")!r}]:
+               {str(submissions / "pwned.txt")!r}, {str(elsewhere / "pwned.txt")!r},
+               {str(elsewhere / "keep.txt")!r}]:
     try:
         with open(target, "a") as handle:
             handle.write("pwned")

@@ -7,8 +7,8 @@ test then checks one promise of issue 6 against its results.
 import csv
 import hashlib
 import json
-import os
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -96,7 +96,7 @@ def _make_submissions(folder: Path, key: dict, key_path: Path, out: Path, canary
     # stale: the code now computes a wrong q1, the saved outputs still show the right one
     stale = builders.with_answers(sol, wrong("q1"))
     w(builders.save_outputs(stale, right_values), folder / "stale.ipynb")
-    vandal = builders.insert_code(sol, builders.gradebook_attack_source(out, folder))
+    vandal = builders.insert_code(sol, builders.gradebook_attack_source(out, folder, canary))
     w(vandal, folder / "vandal.ipynb")
     snoop_cell = builders.key_search_source(
         key_path, [key_path.parent, out, folder, canary], wrong(*kinds)
@@ -140,6 +140,7 @@ def graded(tmp_path_factory, practice_key, practice_key_path):
         "canary": _tree(canary),
     }
     seen = []
+    scratch_before = set(Path(tempfile.gettempdir()).glob("mlops-kit-grade-*"))
     run = grade(
         subs,
         "practice",
@@ -159,6 +160,7 @@ def graded(tmp_path_factory, practice_key, practice_key_path):
         "canary": _tree(canary),
     }
     return {
+        "scratch": set(Path(tempfile.gettempdir()).glob("mlops-kit-grade-*")) - scratch_before,
         "run": run,
         "subs": subs,
         "out": out,
@@ -280,11 +282,8 @@ def test_network_state_is_reported(graded):
 
 
 def test_no_working_directory_is_left_behind(graded):
-    import tempfile
-
-    left = [p for p in Path(tempfile.gettempdir()).glob("mlops-kit-grade-*") if p.is_dir()]
-    mine = [p for p in left if os.stat(p).st_uid == os.getuid()]
-    assert not mine
+    assert graded["scratch"] == set()
+    assert not (graded["out"] / "scratch-folder.txt").exists()
 
 
 def test_a_changed_submission_is_graded_again(graded, practice_key_path, tmp_path):

@@ -28,6 +28,7 @@ moment each is known.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -347,6 +348,32 @@ def grade_run(
     )
 
 
+_SCRATCH_NOTE = "scratch-folder.txt"
+_SCRATCH_PREFIX = "mlops-kit-grade-"
+
+
+def _new_scratch(out: Path) -> Path:
+    """Make the folder holding this run's working directories and note it in ``out``.
+
+    The note lets the next run remove what a grader killed midway left behind.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix=_SCRATCH_PREFIX))
+    (out / _SCRATCH_NOTE).write_text(str(scratch), encoding="utf-8")
+    return scratch
+
+
+def _drop_scratch(out: Path, scratch: Path | None) -> None:
+    """Remove this run's scratch folder, or (``scratch`` None) the one a killed run left."""
+    note = out / _SCRATCH_NOTE
+    if scratch is None and note.is_file():
+        noted = Path(note.read_text(encoding="utf-8").strip())
+        if noted.name.startswith(_SCRATCH_PREFIX) and noted.parent == Path(tempfile.gettempdir()):
+            scratch = noted
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
+    note.unlink(missing_ok=True)
+
+
 def _hide_list(paths: list[Path]) -> list[str]:
     """Folders to hide, minus any that would hide the Python installation."""
     keep = []
@@ -417,12 +444,16 @@ def grade(
     hide = [out, folder]
     if isinstance(key, (str, Path)):
         hide.insert(0, Path(key).resolve().parent)
-    limits = Limits(
-        memory_mb=memory_mb,
-        output_bytes=output_bytes,
-        network=network,
-        hide_paths=tuple(_hide_list(hide)),
-    )
+    limit_args: dict[str, Any] = {
+        "memory_mb": memory_mb,
+        "output_bytes": output_bytes,
+        "network": network,
+        "hide_paths": tuple(_hide_list(hide)),
+    }
+    if "read_only" in {f.name for f in dataclasses.fields(Limits)}:
+        # the kernel may write only in its own working directory
+        limit_args["read_only"] = True
+    limits = Limits(**limit_args)
     grades: dict[Path, Grade] = {}
     graded_now = 0
     with Gradebook(out / GRADEBOOK_NAME) as book:
@@ -437,6 +468,8 @@ def grade(
 
         jobs: list[Job] = []
         pending: dict[str, tuple[Path, str, str, Path]] = {}
+        scratch: Path | None = None
+        _drop_scratch(out, None)  # what a grader killed midway left behind
         for path in files:
             sha = file_sha256(path)
             stored = None if regrade else book.get(sha, key_id)
@@ -468,7 +501,10 @@ def grade(
                     ),
                 )
                 continue
-            workdir = Path(tempfile.mkdtemp(prefix="mlops-kit-grade-"))
+            if scratch is None:
+                scratch = _new_scratch(out)
+            workdir = scratch / sha[:16]
+            workdir.mkdir()
             notebook = workdir / "submission.ipynb"
             shutil.copyfile(path, notebook)
             params = {n: v for n, v in k.parameters.items() if n in declared}
@@ -534,8 +570,7 @@ def grade(
                     progress=_Relay(finished, progress),
                 )
             finally:
-                for _, _, _, workdir in pending.values():
-                    shutil.rmtree(workdir, ignore_errors=True)
+                _drop_scratch(out, scratch)
                 if client is not None:
                     client.close()
 

@@ -1,0 +1,119 @@
+"""The grader's safety claims can fail: without limits the attacks work; killed, it resumes."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from mlops_kit.runner import run_notebook
+
+from . import builders
+
+
+def test_without_limits_the_attacks_succeed(tmp_path, practice_key_path):
+    """The hostile cells of test_grade really find the key and write outside their folder."""
+    out, subs, canary = tmp_path / "out", tmp_path / "subs", tmp_path / "canary"
+    for folder in (out, subs, canary):
+        folder.mkdir()
+    (canary / "keep.txt").write_text("untouched")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("from mlops_kit.homework import answer"),
+        nbformat.v4.new_code_cell(
+            builders.key_search_source(practice_key_path, [practice_key_path.parent], {})
+        ),
+        nbformat.v4.new_code_cell(builders.gradebook_attack_source(out, subs, canary)),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    path = builders.write(nb, tmp_path / "attack.ipynb")
+    result = run_notebook(path, cwd=tmp_path / "work", timeout_cell=60)
+    assert result.status == "ok", result.error
+    assert result.records["leak:found"] is True
+    assert result.records["attack:attempts"][str(canary / "keep.txt")] == "written"
+    assert (canary / "keep.txt").read_text() == "untouchedpwned"
+
+
+def _cmdlines() -> dict[int, list[str]]:
+    found = {}
+    for proc_dir in Path("/proc").iterdir():
+        if proc_dir.name.isdigit():
+            try:
+                raw = (proc_dir / "cmdline").read_bytes()
+            except OSError:
+                continue
+            found[int(proc_dir.name)] = raw.decode(errors="replace").split("\0")
+    return found
+
+
+def _kill_orphans(marker: str) -> None:
+    """SIGKILL the sandboxed kernels of the killed grader (their command lines name marker)."""
+    procs = _cmdlines()
+    connection_files = {
+        argv[argv.index("-f") + 1]
+        for argv in procs.values()
+        if marker in " ".join(argv) and "mlops_kit.sandbox" in argv and "-f" in argv
+    }
+    for pid, argv in procs.items():
+        if any(f in argv for f in connection_files):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def test_a_grader_killed_midway_keeps_what_it_graded(tmp_path, practice_key_path):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    sol = builders.solution()
+    for i in range(4):  # four distinct files (different bytes), all right
+        nb = builders.insert_code(sol, f"# submission {i}")
+        builders.write(nb, subs / f"student{i}.ipynb")
+    cmd = [
+        sys.executable, "-m", "mlops_kit", "homework", "grade", str(subs),
+        "--cohort", "practice", "--key", str(practice_key_path), "--out", str(out),
+        "--workers", "1", "--timeout-cell", "120", "--memory-mb", "0",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    book = out / "gradebook.sqlite"
+    deadline = time.monotonic() + 240
+    kept = 0
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if book.exists():
+                try:
+                    with sqlite3.connect(book) as db:
+                        kept = db.execute("SELECT COUNT(*) FROM grades").fetchone()[0]
+                except sqlite3.Error:
+                    kept = 0
+                if kept >= 1:
+                    break
+            time.sleep(0.2)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the whole grader: pool workers too
+        proc.wait()
+        _kill_orphans(str(out))
+    scratch = Path((out / "scratch-folder.txt").read_text())
+    assert scratch.is_dir()  # a killed grader leaves its scratch folder ...
+    assert kept >= 1, "the grader stored nothing before it was killed"
+    with sqlite3.connect(book) as db:
+        before = db.execute("SELECT submission, status, score FROM grades").fetchall()
+    assert len(before) < 4, "the grader finished before it could be killed"
+
+    from mlops_kit.homework.grading import grade
+
+    run = grade(subs, "practice", practice_key_path, out, workers=2, timeout_cell=120,
+                progress=False)  # fmt: skip
+    assert run.graded_now == 4 - len(before)
+    assert [(g.status, g.score) for g in run.grades] == [("graded", 6.0)] * 4
+    assert not scratch.exists()  # ... which the next run removes
+    with sqlite3.connect(book) as db:
+        after = set(db.execute("SELECT submission, status, score FROM grades").fetchall())
+    assert set(before) <= after and len(after) == 4
