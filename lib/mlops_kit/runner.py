@@ -104,18 +104,24 @@ class Limits:
             Linux network namespace). The kernel still talks to the runner over Unix
             sockets, which a network namespace does not cut.
         hide_paths: folders (or files) the kernel must not read, such as a homework key
-            or a gradebook: inside the kernel they appear empty and read-only.
+            or a gradebook: inside the kernel folders appear empty and read-only, files
+            cannot be opened.
+        read_only: True makes the whole file system read-only for the kernel except its
+            working directory (``/dev`` aside), so a hostile notebook cannot change the
+            data cache, the home folder or anything else outside its folder. The kernel's
+            ``TMPDIR`` and ``MPLCONFIGDIR`` then point to a private scratch folder.
     """
 
     memory_mb: int | None = None
     output_bytes: int | None = None
     network: bool = True
     hide_paths: tuple[str | os.PathLike, ...] = ()
+    read_only: bool = False
 
     @property
     def needs_sandbox(self) -> bool:
         """True when the kernel process itself must be started through the sandbox."""
-        return bool(self.memory_mb) or not self.network or bool(self.hide_paths)
+        return bool(self.memory_mb) or not self.network or bool(self.hide_paths) or self.read_only
 
 
 # --------------------------------------------------------------------------- result
@@ -557,6 +563,11 @@ def _kernel_env(
     kernel_env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
     # IPython's profile folder lives with the sockets, so a run writes nothing in ~.
     kernel_env["IPYTHONDIR"] = str(private / "ipython")
+    if limits is not None and limits.read_only:
+        scratch = private / "tmp"
+        scratch.mkdir(exist_ok=True)
+        kernel_env["TMPDIR"] = str(scratch)
+        kernel_env["MPLCONFIGDIR"] = str(scratch / "matplotlib")
     if limits is not None and limits.memory_mb:
         # The cap counts address space: every BLAS thread and malloc arena reserves some.
         kernel_env.setdefault("MALLOC_ARENA_MAX", "2")
@@ -810,7 +821,9 @@ def _execute(
         connection_file=str(sockets / "kernel.json"),
     )
     if limits.needs_sandbox:
-        km.launcher = _launcher_argv(limits, hidden, report)
+        # The kernel writes its sockets and scratch files in `private`, so it stays writable.
+        writable = [str(run_dir), str(private)] if limits.read_only else []
+        km.launcher = _launcher_argv(limits, hidden, writable, report)
 
     def cell_timeout(cell: Any) -> float | None:
         budget = [t for t in (timeout_cell,) if t]
@@ -890,8 +903,12 @@ def _execute(
     )
 
 
-def _launcher_argv(limits: Limits, hidden: list[str], report: Path) -> list[str]:
+def _launcher_argv(
+    limits: Limits, hidden: list[str], writable: list[str], report: Path
+) -> list[str]:
     argv = [sys.executable, "-m", "mlops_kit.sandbox", "--report", str(report)]
+    for folder in writable:
+        argv += ["--writable", folder]
     if limits.memory_mb:
         argv += ["--memory-mb", str(int(limits.memory_mb))]
     if not limits.network:

@@ -21,6 +21,9 @@ How each limit works (Linux):
   each hidden folder (a hidden file becomes impossible to open). A new PID
   namespace with its own ``/proc`` stops the kernel from peeking through
   ``/proc/<pid>/root`` of processes outside.
+- **read-only** (``--writable DIR``): every other mount is remounted read-only in that
+  mount namespace, so the kernel can write only in the given folders (its working
+  directory), not in the data cache, the home folder or the gradebook.
 
 An unprivileged user gets the namespaces through a user namespace, where the kernel
 runs without capabilities (it cannot unmount the covers). Without user namespaces,
@@ -35,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -144,15 +148,93 @@ def _cannot(report: dict, network: bool, hide: bool, why: str) -> None:
     if network:
         report["notes"].append(f"The network was NOT cut for this kernel: {why}.")
     if hide:
-        report["notes"].append(f"Hidden paths were NOT hidden from this kernel: {why}.")
+        report["notes"].append(
+            f"Hidden paths were NOT hidden (and the file system NOT made read-only) "
+            f"for this kernel: {why}."
+        )
 
 
-def hide_paths(paths: list[str], report: dict, *, new_proc: bool) -> None:
-    """Cover each path with an empty read-only mount (inside the new mount namespace)."""
+_LOCKED_OPTIONS = {
+    "nosuid": MS_NOSUID,
+    "nodev": MS_NODEV,
+    "noexec": MS_NOEXEC,
+    "noatime": 1024,
+    "nodiratime": 2048,
+    "relatime": 1 << 21,
+    "strictatime": 1 << 24,
+}
+
+
+def _unescape(field: str) -> str:
+    r"""Decode mountinfo's octal escapes (``\040`` is a space)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def _mounts() -> list[tuple[str, set[str]]]:
+    """(mount point, per-mount options) for every mount this process sees."""
+    found = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        found.append((_unescape(fields[4]), set(fields[5].split(","))))
+    return found
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def make_read_only(writable: list[str], report: dict) -> None:
+    """Remount every file system read-only except the ``writable`` folders.
+
+    Each writable folder is first bind-mounted onto itself, so it becomes a mount of its
+    own that stays writable when the mount holding it turns read-only. ``/proc``,
+    ``/sys`` and ``/dev`` (``/dev/shm`` is where multiprocessing keeps its semaphores)
+    are left as they are.
+    """
+    failed = []
+    for folder in writable:
+        try:
+            _mount(folder, folder, None, MS_BIND | MS_REC, None)
+        except OSError as exc:
+            failed.append(f"{folder} ({exc})")
+    for point, options in _mounts():
+        if "ro" in options or any(_inside(point, w) for w in writable):
+            continue
+        if any(_inside(point, pseudo) for pseudo in ("/proc", "/sys", "/dev")):
+            continue
+        # Flags the mount already has must be repeated, or a user namespace refuses.
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
+        for name, bit in _LOCKED_OPTIONS.items():
+            if name in options:
+                flags |= bit
+        try:
+            _mount(None, point, None, flags, None)
+        except OSError as exc:
+            failed.append(f"{point} ({exc})")
+    if failed:
+        report["notes"].append(
+            "These stayed writable for the kernel: " + ", ".join(failed[:10]) + "."
+        )
+    report["applied"]["read_only"] = {"writable": writable, "failed": len(failed)}
+    # The working directory was entered before the binds: enter it again through them.
+    os.chdir(os.getcwd())
+
+
+def hide_paths(
+    paths: list[str], report: dict, *, new_proc: bool, writable: list[str] | None = None
+) -> None:
+    """Cover each path with an empty read-only mount (inside the new mount namespace).
+
+    With ``writable`` (a list, possibly empty of nothing but the working directory), the
+    rest of the file system is also made read-only (:func:`make_read_only`).
+    """
     try:
         _mount(None, "/", None, MS_REC | MS_PRIVATE, None)  # nothing leaks to the host
     except OSError as exc:
-        report["notes"].append(f"Hidden paths were NOT hidden: private mounts failed ({exc}).")
+        report["notes"].append(
+            f"Hidden paths were NOT hidden (nor the file system made read-only): private "
+            f"mounts failed ({exc})."
+        )
         return
     if new_proc:
         try:
@@ -186,6 +268,8 @@ def hide_paths(paths: list[str], report: dict, *, new_proc: bool) -> None:
         except OSError as exc:
             report["notes"].append(f"{path} was NOT hidden: {exc}.")
     report["applied"]["hidden"] = hidden
+    if writable is not None:
+        make_read_only(writable, report)
 
 
 def limit_memory(memory_mb: int, report: dict) -> None:
@@ -243,6 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--hide", action="append", default=[], metavar="PATH", help="folder or file to hide"
     )
+    parser.add_argument(
+        "--writable",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="make the file system read-only except these folders (repeatable)",
+    )
     parser.add_argument("--report", default=None, help="write what was applied here (JSON)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")
     return parser
@@ -255,10 +346,14 @@ def main(argv: list[str] | None = None) -> int:
     if not command:
         build_parser().error("give the command to run after --")
     report: dict = {"applied": {}, "notes": [], "pid": os.getpid()}
+    # Opened now: once the file system is read-only its folder may not be writable.
+    report_file = open(args.report, "w", encoding="utf-8") if args.report else None  # noqa: SIM115
     hide = [str(Path(p).expanduser().resolve()) for p in args.hide]
 
-    if args.no_network or hide:
-        must_fork = enter_namespaces(network=args.no_network, hide=bool(hide), report=report)
+    writable = None if args.writable is None else [str(Path(p).resolve()) for p in args.writable]
+    mounts = bool(hide) or writable is not None
+    if args.no_network or mounts:
+        must_fork = enter_namespaces(network=args.no_network, hide=mounts, report=report)
         if must_fork:
             child = os.fork()
             if child:
@@ -268,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                 _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             except OSError:
                 pass
-            hide_paths(hide, report, new_proc=True)
+            hide_paths(hide, report, new_proc=True, writable=writable)
 
     if args.memory_mb:
         limit_memory(args.memory_mb, report)
@@ -276,10 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         _prctl(PR_SET_NO_NEW_PRIVS, 1)  # setuid programs gain nothing from here on
     except (OSError, AttributeError):
         pass
-    if args.report:
-        tmp = f"{args.report}.tmp"
-        _write(tmp, json.dumps(report))
-        os.replace(tmp, args.report)
+    if report_file is not None:
+        with report_file:
+            report_file.write(json.dumps(report))
     sys.stdout.flush()
     sys.stderr.flush()
     try:

@@ -261,3 +261,54 @@ def test_all_limits_together_on_an_honest_notebook(secret, server, tmp_path):
     result = run_notebook(fx("ok"), {"n": 4}, tmp_path / "o.ipynb", limits=limits)
     assert result.status == "ok", result.error
     assert result.records["total"] == 14
+
+
+def test_read_only_lets_the_kernel_write_only_in_its_folder(tmp_path):
+    outside = tmp_path / "outside.txt"
+    nb = json.loads(fx("no_parameters").read_text())
+    nb["cells"][1]["source"] = (
+        "import tempfile\n"
+        "from mlops_kit.records import record\n"
+        "def attempt(path):\n"
+        "    try:\n"
+        "        open(path, 'w').write('x')\n"
+        "        return 'wrote'\n"
+        "    except OSError as exc:\n"
+        "        return type(exc).__name__\n"
+        f"record('outside', attempt({str(outside)!r}))\n"
+        "record('inside', attempt('inside.txt'))\n"
+        "with tempfile.NamedTemporaryFile() as scratch:\n"
+        "    record('tmp', 'ok')\n"
+    )
+    work = tmp_path / "work"
+    free = run_notebook(nb, cwd=work, timeout_cell=30)
+    assert free.records["outside"] == "wrote"  # the notebook does write when allowed
+    outside.unlink()
+    locked = run_notebook(nb, cwd=work, limits=Limits(read_only=True), timeout_cell=30)
+    assert locked.status == "ok", locked.error
+    assert locked.records["inside"] == "wrote" and locked.records["tmp"] == "ok"
+    if NAMESPACES:
+        assert locked.records["outside"] == "OSError"
+        assert not outside.exists()
+        assert locked.notes == []
+    else:
+        assert any("read-only" in note for note in locked.notes)
+
+
+def test_launcher_read_only_except_writable(tmp_path):
+    code = (
+        "for path in ["
+        f"{str(tmp_path / 'w' / 'a.txt')!r}, {str(tmp_path / 'b.txt')!r}]:\n"
+        "    try:\n"
+        "        open(path, 'w').write('x')\n"
+        "        print('wrote')\n"
+        "    except OSError as exc:\n"
+        "        print(exc.errno)\n"
+    )
+    (tmp_path / "w").mkdir()
+    done, report = launch(tmp_path, "--writable", str(tmp_path / "w"), code=code)
+    if not NAMESPACES:
+        assert any("read-only" in note for note in report["notes"])
+        return
+    assert done.stdout.split() == ["wrote", "30"]  # 30 = EROFS
+    assert report["applied"]["read_only"]["failed"] == 0
