@@ -95,7 +95,7 @@ def parse_form_text(text: str, suffix: str, *, where: str = "form") -> FormAnswe
             rows = list(csv.reader(io.StringIO(text)))
         except csv.Error as exc:
             raise FormError(f"{where} is not a readable CSV ({exc}).", fix) from exc
-        rows = [r for r in rows if any(cell.strip() for cell in r)]
+        rows = [r for r in rows if r]  # blank lines; a row of empty cells is kept
         if len(rows) < 2:
             raise FormError(f"{where} has no answer rows.", fix)
         header = [_norm_id(h) for h in rows[0]]
@@ -106,6 +106,8 @@ def parse_form_text(text: str, suffix: str, *, where: str = "form") -> FormAnswe
             table = {}
             student = None
             for row in rows[1:]:
+                if not any(cell.strip() for cell in row):
+                    continue
                 if max(q_col, v_col) >= len(row):
                     raise FormError(f"{where}: row {row} lacks a question or value.", fix)
                 table[_norm_id(row[q_col])] = _value(row[v_col])

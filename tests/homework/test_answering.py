@@ -1,0 +1,58 @@
+import pytest
+from mlops_kit.homework import answer, describe_answer
+from mlops_kit.records import MIME_TYPE
+
+
+def test_answer_prints_the_closest_option_and_returns_the_value(capsys):
+    np = pytest.importorskip("numpy")
+    stored = answer("q5", np.float64(7.6427), cohort="2024")
+    out = capsys.readouterr().out
+    assert stored == pytest.approx(7.6427) and type(stored) is float
+    assert "q5: 7.6427 -> option 7.64" in out
+    assert "3.64 / 7.64 / 11.64 / 16.64" in out
+    assert "RIGHT" not in out.upper().replace("RIGHT-", "")  # never says right or wrong
+
+
+cohort = "2023"  # what a notebook's parameters cell defines; answer() reads it
+
+
+def test_answer_reads_the_cohort_from_the_callers_globals(capsys):
+    answer("q2", 46.4)
+    assert "option 46.45 (options: 41.45 / 46.45" in capsys.readouterr().out
+
+
+def test_answer_warns_about_shaky_choices(capsys):
+    answer("q3", 93.5, cohort="2024")
+    out = capsys.readouterr().out
+    assert "percentage" in out and "halfway" in out
+
+
+def test_unanswered_and_unknown_cohorts_still_record(capsys):
+    assert answer("q1", None, cohort="2024") is None
+    assert "no answer yet" in capsys.readouterr().out
+    assert describe_answer("q1", 3, "no-such-cohort") == "q1: 3 recorded"
+
+
+def test_practice_options_come_from_the_shipped_key():
+    line = describe_answer("q1", 20, "practice")
+    assert "-> option 20 (options:" in line
+
+
+def test_answer_refuses_objects_with_no_number():
+    with pytest.raises(TypeError, match="takes a number"):
+        answer("q1", object(), cohort="2024")
+
+
+def test_answer_records_in_a_kernel(monkeypatch):
+    shown = []
+
+    class Shell:
+        kernel = object()
+
+    import IPython
+    import IPython.display
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw: shown.append(obj))
+    answer("q4", 515, cohort="2024")
+    assert shown[0][MIME_TYPE] == {"name": "answer:q4", "value": 515}

@@ -1,0 +1,52 @@
+import csv
+import json
+
+from mlops_kit.cli import main
+from mlops_kit.homework import build_key
+
+
+def test_homework_help_lists_the_actions(capsys):
+    assert main(["homework"]) == 2
+    out = capsys.readouterr().out
+    assert all(a in out for a in ("key", "check", "grade"))
+
+
+def test_grade_a_folder_of_forms_from_the_cli(tmp_path, capsys):
+    key = build_key(
+        "2024",
+        {"q1": 19, "q2": 42.594, "q3": 0.9812, "q4": 515, "q5": 7.649, "q6": 7.811},
+        synthetic=False,
+    )
+    key_path = tmp_path / "keys" / "2024.json"
+    key_path.parent.mkdir()
+    key_path.write_text(json.dumps(key))
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "ana.csv").write_text("question,value\nq1,19\nq2,42.59\nq3,0.98\n")
+    (subs / "bo.json").write_text('{"q1": 16, "q5": "7.64"}')
+    out = tmp_path / "out"
+    args = ["homework", "grade", str(subs), "--cohort", "2024", "--key", str(key_path),
+            "--out", str(out), "--json"]  # fmt: skip
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["statuses"] == {"graded": 2}
+    assert {g["submission"]: g["score"] for g in summary["grades"]} == {
+        "ana.csv": 3.0,
+        "bo.json": 1.0,
+    }
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert [r["submission"] for r in rows] == ["ana.csv", "bo.json"]
+    assert (out / "feedback" / "ana.html").is_file() and (out / "report.html").is_file()
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["graded_now"] == 0
+
+
+def test_a_key_for_another_cohort_is_refused(tmp_path, capsys):
+    key = build_key("2023", {f"q{i}": 1 for i in range(1, 7)}, synthetic=True)
+    path = tmp_path / "k.json"
+    path.write_text(json.dumps(key))
+    (tmp_path / "subs").mkdir()
+    code = main(["homework", "grade", str(tmp_path / "subs"), "--cohort", "2024",
+                 "--key", str(path), "--out", str(tmp_path / "out")])  # fmt: skip
+    assert code == 2
+    assert "cohort 2023, not 2024" in capsys.readouterr().err

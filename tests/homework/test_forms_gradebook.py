@@ -1,0 +1,73 @@
+import pytest
+from mlops_kit.homework import build_key, load_cohort, load_key
+from mlops_kit.homework.forms import FormError, parse_form_text, read_form
+from mlops_kit.homework.gradebook import Grade, Gradebook, QuestionGrade
+from mlops_kit.homework.grading import grade_answers, grade_form
+
+
+def test_long_and_wide_csv_and_json_forms():
+    long = parse_form_text("question,value\nQ1,19\nq2, 42.6\nq3,98%\n", ".csv")
+    assert long.answers == {"q1": 19, "q2": 42.6, "q3": "98%"}
+    wide = parse_form_text("student,q1,q2\nana,19,\n", ".csv")
+    assert wide.student == "ana" and wide.answers == {"q1": 19, "q2": None}
+    nested = parse_form_text('{"student": "bo", "answers": {"q1": 18}}', ".json")
+    assert (nested.student, nested.answers) == ("bo", {"q1": 18})
+    flat = parse_form_text('{"q1": 18, "email": "x@y"}', ".json")
+    assert (flat.student, flat.answers) == ("x@y", {"q1": 18})
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix"),
+    [("[1, 2]", ".json"), ("{", ".json"), ("just one line\n", ".csv"), ("a,b\n1,2\n3,4\n", ".csv")],
+)
+def test_unreadable_forms_raise_form_error(text, suffix):
+    with pytest.raises(FormError, match="Fix:"):
+        parse_form_text(text, suffix)
+
+
+KEY = build_key(
+    "2024",
+    {"q1": 19, "q2": 42.594, "q3": 0.9812, "q4": 515, "q5": 7.649, "q6": 7.811},
+    synthetic=False,
+)
+
+
+def test_grade_answers_by_option_and_value_tolerance():
+    co = load_cohort("2024")
+    got = grade_answers(
+        co, load_key(KEY), {"q1": "19", "q2": 32.6, "q3": 0.98, "q5": 7.65, "q6": None}
+    )
+    assert [(g.qid, g.right) for g in got] == [
+        ("q1", True), ("q2", False), ("q3", True), ("q4", False), ("q5", True), ("q6", False),
+    ]  # fmt: skip
+    assert sum(g.points for g in got) == 3
+
+
+def test_grade_form_statuses(tmp_path):
+    co, key = load_cohort("2024"), load_key(KEY)
+    (tmp_path / "ok.json").write_text('{"q1": 19, "q9": 1}')
+    (tmp_path / "empty.csv").write_text("q1,q2\n,\n")
+    (tmp_path / "bad.json").write_text("{")
+    ok = grade_form(tmp_path / "ok.json", tmp_path, co, key, "k")
+    assert (ok.status, ok.score) == ("graded", 1.0) and "q9" in ok.reason
+    assert grade_form(tmp_path / "empty.csv", tmp_path, co, key, "k").status == "no_answers"
+    assert grade_form(tmp_path / "bad.json", tmp_path, co, key, "k").status == "invalid_form"
+    assert read_form(tmp_path / "ok.json").answers["q1"] == 19
+
+
+def test_gradebook_round_trip_and_replace(tmp_path):
+    grade = Grade(
+        submission="abc", key_id="k", student="ana", path="ana.ipynb", kind="notebook",
+        status="graded", reason=None, score=1.0, max_score=6.0, flags=["stale_outputs"],
+        network="cut", answers=[QuestionGrade("q1", 19, "19", True, 1.0, ["w"])],
+    )  # fmt: skip
+    with Gradebook(tmp_path / "g.sqlite") as book:
+        book.put(grade)
+        grade.score = 2.0
+        book.put(grade)  # replaced, not duplicated
+        assert len(book) == 1
+    with Gradebook(tmp_path / "g.sqlite") as book:
+        back = book.get("abc", "k")
+        assert back.score == 2.0 and back.flags == ["stale_outputs"]
+        assert back.answers == grade.answers
+        assert book.get("abc", "other-key") is None
