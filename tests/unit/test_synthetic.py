@@ -190,9 +190,16 @@ def test_pickups_outside_the_month(green):
 def test_distance_correlates_with_duration(green):
     jan, _ = green
     minutes = _minutes(jan, Dataset("green", 2021, 1))
-    ok = minutes.between(1, 60)
-    assert np.corrcoef(jan.trip_distance[ok], minutes[ok])[0, 1] > 0.5
+    ok = minutes.between(1, 60) & (jan.trip_distance < 100)
+    assert np.corrcoef(jan.trip_distance[ok], minutes[ok])[0, 1] > 0.5  # real (< 50 mi): 0.77
     assert 1.5 < jan.trip_distance.median() < 4.5  # real: 2.59
+
+
+def test_a_few_odometer_glitches(green):
+    jan, _ = green
+    far = (jan.trip_distance > 100).sum()
+    assert 1 <= far <= 0.002 * len(jan)  # real green 2021-01: 63 of 76,518
+    assert jan.trip_distance.max() > 1000
 
 
 def test_green_2021_nulls(green):
