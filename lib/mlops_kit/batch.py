@@ -1291,6 +1291,16 @@ img {{ max-width: 100%; }}
 """
 
 
+def _relative(path: str | None, folder: Path) -> str | None:
+    """Return ``path`` relative to ``folder`` when inside it, so the tables travel with it."""
+    if path is None:
+        return None
+    try:
+        return str(Path(path).resolve().relative_to(folder.resolve()))
+    except ValueError:
+        return path
+
+
 def write_outputs(
     output_dir: str | Path,
     jobs: Sequence[Job],
@@ -1301,6 +1311,9 @@ def write_outputs(
     title: str = "Batch results",
 ) -> dict[str, Path]:
     """Write ``results.csv``, ``results.parquet`` and ``report.html`` atomically.
+
+    Output paths inside ``output_dir`` are written relative to it, so the folder can be
+    moved or shared as a whole.
 
     Args:
         output_dir: the batch's output folder.
@@ -1314,14 +1327,15 @@ def write_outputs(
     Returns:
         The written paths by name (``csv``, ``parquet``, ``html``).
     """
+    out = Path(output_dir)
     frame = results_frame(jobs, results)
+    frame["output"] = [_relative(path, out) for path in frame["output"]]
     if varying is None:
         names = list(dict.fromkeys(n for job in jobs for n in job.parameters))
         varying = [n for n in names if n in frame and frame[n].astype(str).nunique() > 1]
     record_names = frame.attrs.get("records", [])
     report = dict(report or {})
     png = plot_png(frame, list(varying), record_names, report.get("metric"), report.get("x"))
-    out = Path(output_dir)
     paths = {
         "csv": out / "results.csv",
         "parquet": out / "results.parquet",

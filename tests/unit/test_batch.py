@@ -342,6 +342,7 @@ def test_results_tables_and_report(tmp_path, notebook):
     assert json.loads(parquet["tags"][0]) == ["a", "b"]
     assert parquet["doubled"].tolist()[:2] == [2, 4]
     assert parquet["cell"].tolist()[2] == 3
+    assert parquet["output"].tolist()[0] == "1ok.ipynb"  # relative: the folder can move
     page = paths["html"].read_text()
     assert 'src="data:image/png;base64,' in page
     assert "2 ok" in page and "1 cell_error" in page and "Cell 3 raised ValueError." in page

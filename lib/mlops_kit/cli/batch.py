@@ -68,7 +68,7 @@ def _dask_executor(address: str):
             "Install the extra: pip install 'mlops-kit[dask]' (make test installs it).",
         ) from exc
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout="5s")
     except (OSError, TimeoutError) as exc:
         raise BatchError(
             f"Cannot reach the Dask scheduler at {address}: {exc}.",
