@@ -83,6 +83,10 @@ GRID_KEYS = (
 
 _DATASET_ID = re.compile(r"^(yellow|green|fhv|fhvhv):(\d{4})-(\d{2})$")
 
+#: parameter names that say "the notebook writes here" (model_path, output_dir, save_to...):
+#: their files are results, not inputs, and must not change the fingerprint
+_OUTPUT_NAME = re.compile(r"(^|_)(out|output|outputs|save|model)(_|$)")
+
 
 class GridError(KitError):
     """A grid file that cannot be turned into jobs (unknown key, unequal lists, ...)."""
@@ -169,6 +173,8 @@ def input_files(job: Job) -> dict[str, Path]:
     the job's ``cwd`` (else the current folder), or when it is a dataset id whose parquet is
     already in ``MLOPS_KIT_DATA_DIR`` or the cache. Lists are looked through element by
     element. Editing such a file changes the job's fingerprint, so a re-run executes it.
+    Parameters named like outputs (``model_path``, ``output_dir``, ``save_as``, ``*_out``)
+    are skipped: the notebook writes those files, so they change with every run.
     """
     base = Path(job.cwd) if job.cwd else Path.cwd()
     found: dict[str, Path] = {}
@@ -190,7 +196,8 @@ def input_files(job: Job) -> dict[str, Path]:
                 continue
 
     for name, value in sorted(job.parameters.items()):
-        visit(name, value)
+        if not _OUTPUT_NAME.search(name.lower()):
+            visit(name, value)
     return found
 
 

@@ -177,6 +177,20 @@ def test_fingerprint_follows_notebook_parameters_and_input_files(tmp_path, noteb
     assert job_fingerprint(job) != changed_input
 
 
+def test_files_the_notebook_writes_are_not_inputs(tmp_path, notebook):
+    from mlops_kit.batch import input_files
+
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"weights")
+    data = tmp_path / "train.csv"
+    data.write_text("a\n1\n")
+    job = Job(notebook, {"model_path": str(model), "train": [str(data)]}, key="k")
+    assert input_files(job) == {"train[0]": data}
+    first = job_fingerprint(job)
+    model.write_bytes(b"new weights")  # what a run of the notebook does
+    assert job_fingerprint(job) == first
+
+
 def test_dataset_ids_hash_the_local_parquet(tmp_path, notebook, monkeypatch):
     data_dir = tmp_path / "tlc"
     data_dir.mkdir()
