@@ -71,3 +71,69 @@ def test_gradebook_round_trip_and_replace(tmp_path):
         assert back.score == 2.0 and back.flags == ["stale_outputs"]
         assert back.answers == grade.answers
         assert book.get("abc", "other-key") is None
+
+
+class FakeResult:
+    def __init__(self, status, records, notes=(), error=None):
+        self.status, self.records, self.notes, self.error = status, records, list(notes), error
+        self.seconds = 1.0
+
+
+def _run_grade(tmp_path, result, network=False):
+    from mlops_kit.homework.grading import grade_run
+
+    path = tmp_path / "ana.ipynb"
+    path.write_text("{}")
+    return grade_run(
+        result, path=path, folder=tmp_path, sha="s", cohort=load_cohort("2024"),
+        key=load_key(KEY), key_id="k", started="t", network_requested=network,
+    )  # fmt: skip
+
+
+def test_grade_run_maps_runner_statuses_and_keeps_partial_points(tmp_path):
+    ok = _run_grade(tmp_path, FakeResult("ok", {"answer:q1": 19, "answer:q2": 42.6}))
+    assert (ok.status, ok.score, ok.network) == ("graded", 2.0, "cut")
+    empty = _run_grade(tmp_path, FakeResult("ok", {"answer:q1": None}))
+    assert empty.status == "no_answers" and "answer(" in empty.reason
+    died = _run_grade(tmp_path, FakeResult("kernel_died", {"answer:q1": 19}, error="died"))
+    assert (died.status, died.score, died.reason) == ("crashed", 1.0, "died")
+    for runner, ours in [
+        ("timeout", "timeout"),
+        ("out_of_memory", "out_of_memory"),
+        ("output_too_large", "output_too_large"),
+        ("bad_parameters", "invalid_notebook"),
+        ("cell_error", "crashed"),
+    ]:
+        assert _run_grade(tmp_path, FakeResult(runner, {}, error="x")).status == ours
+
+
+def test_limits_the_os_did_not_enforce_are_flagged_and_reported(tmp_path):
+    from mlops_kit.homework.grading import GradeRun
+    from mlops_kit.homework.reports import class_report_html
+
+    notes = [
+        "The network was NOT cut for this kernel: namespaces are Linux-only.",
+        "Hidden paths were NOT hidden from this kernel: namespaces are Linux-only.",
+    ]
+    g = _run_grade(tmp_path, FakeResult("ok", {"answer:q1": 19}, notes))
+    assert g.network == "not_cut"
+    assert {"network_not_cut", "paths_not_hidden"} <= set(g.flags)
+    run = GradeRun("2024", [g], 1, tmp_path, network="not_cut")
+    html = class_report_html(run, load_cohort("2024"), load_key(KEY))
+    assert "The network could not be cut" in html
+    allowed = _run_grade(tmp_path, FakeResult("ok", {"answer:q1": 19}), network=True)
+    assert allowed.network is None
+
+
+def test_stale_outputs_are_compared_only_on_the_same_data(tmp_path):
+    from mlops_kit.homework.grading import _stale
+
+    co = load_cohort("2024")
+    fresh = {"answer:q1": 18, "answer:q2": 42.6, "homework:inputs": {"a": "1"}}
+    saved = {"answer:q1": 19, "answer:q2": 42.6, "homework:inputs": {"a": "1"}}
+    differ, note = _stale(co, saved, fresh)
+    assert differ == ["q1"] and "q1 saved 19 vs re-run 18" in note
+    other = {**saved, "homework:inputs": {"a": "2"}}
+    differ, note = _stale(co, other, fresh)
+    assert differ == [] and "not compared" in note
+    assert _stale(co, {}, fresh) == ([], None)

@@ -117,3 +117,23 @@ def test_a_grader_killed_midway_keeps_what_it_graded(tmp_path, practice_key_path
     with sqlite3.connect(book) as db:
         after = set(db.execute("SELECT submission, status, score FROM grades").fetchall())
     assert set(before) <= after and len(after) == 4
+
+
+def test_grading_on_a_dask_cluster(tmp_path, practice_key_path):
+    distributed = __import__("pytest").importorskip("distributed")
+    from mlops_kit.homework.grading import grade
+
+    subs = tmp_path / "subs"
+    builders.write(builders.solution(), subs / "ana.ipynb")
+    (subs / "bo.json").write_text("{}")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        run = grade(
+            subs, "practice", practice_key_path, tmp_path / "out",
+            scheduler=cluster.scheduler_address, timeout_cell=120, progress=False,
+        )  # fmt: skip
+    assert [(g.student, g.status, g.score) for g in run.grades] == [
+        ("ana", "graded", 6.0),
+        ("bo", "no_answers", 0.0),
+    ]

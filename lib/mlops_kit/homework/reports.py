@@ -154,9 +154,11 @@ def class_report_html(run: GradeRun, cohort: Cohort, key: Key) -> str:
         )
         fig, ax = plt.subplots(figsize=(4, 2.2))
         labels = options + (["none"] if chosen.get("none") else [])
-        ax.bar(range(len(labels)), [chosen.get(o, 0) for o in labels], color="#8172b2")
+        right = key.right_option(q.id)  # None for a hashed key
+        colors = ["#55a868" if o == right else "#8172b2" for o in labels]
+        ax.bar(range(len(labels)), [chosen.get(o, 0) for o in labels], color=colors)
         ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
-        ax.set_title(f"{q.id}: options chosen", fontsize=9)
+        ax.set_title(f"{q.id}: options chosen (right one in green)", fontsize=9)
         body.append(
             f"<tr><td><b>{q.id}</b> {html.escape(q.title)}</td><td>{share:.0%}</td>"
             f"<td>{sum(chosen.values())}</td><td>{_img(_png(fig), q.id + ' histogram')}</td></tr>"
