@@ -275,9 +275,13 @@ def notebook_parameters(notebook: str | os.PathLike | Mapping) -> dict[str, dict
     Raises:
         InvalidNotebookError: when the file is not a readable, valid notebook.
     """
+    return _declared(_load_notebook(notebook))
+
+
+def _declared(nb: Any) -> dict[str, dict[str, Any]]:
+    """The declared parameters of a loaded notebook (see :func:`notebook_parameters`)."""
     from papermill.inspection import _infer_parameters
 
-    nb = _load_notebook(notebook)
     declared: dict[str, dict[str, Any]] = {}
     for p in _infer_parameters(nb):
         ok, value = _literal(p.default)
@@ -478,6 +482,15 @@ def _build_classes() -> dict[str, type]:
             self.kit_output_exceeded_cell = None
             self.on_cell_execute = self._kit_on_cell_execute
             self.on_notebook_start = self._kit_on_notebook_start
+            self.kit_cell_error = None
+            self.on_cell_error = self._kit_on_cell_error
+
+        def _kit_on_cell_error(self, cell, cell_index, execute_reply):
+            # The reply names the exception even when its iopub 'error' output is lost
+            # (a kernel short of memory may drop it).
+            content = (execute_reply or {}).get("content", {})
+            if self.kit_cell_error is None:
+                self.kit_cell_error = (cell_index, content.get("ename"), content.get("evalue"))
 
         def _kit_on_cell_execute(self, cell, cell_index):
             self.kit_current_cell = cell_index
@@ -549,6 +562,24 @@ def _private_dir() -> Path:
 _CAPPED_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def _matplotlib_scratch(folder: Path) -> str:
+    """A writable matplotlib folder seeded with the user's font cache.
+
+    Under ``read_only`` the usual folder cannot be written, and matplotlib would then
+    rebuild its font list on every run (seconds); copying the small cache avoids that.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    base = os.environ.get("MPLCONFIGDIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "matplotlib"
+    )
+    try:
+        for cache in Path(base).glob("fontlist-*.json"):
+            shutil.copy2(cache, folder / cache.name)
+    except OSError:
+        pass
+    return str(folder)
+
+
 def _kernel_env(
     env: Mapping[str, str] | None, private: Path, limits: Limits | None = None
 ) -> dict[str, str]:
@@ -567,7 +598,7 @@ def _kernel_env(
         scratch = private / "tmp"
         scratch.mkdir(exist_ok=True)
         kernel_env["TMPDIR"] = str(scratch)
-        kernel_env["MPLCONFIGDIR"] = str(scratch / "matplotlib")
+        kernel_env["MPLCONFIGDIR"] = _matplotlib_scratch(scratch / "matplotlib")
     if limits is not None and limits.memory_mb:
         # The cap counts address space: every BLAS thread and malloc arena reserves some.
         kernel_env.setdefault("MALLOC_ARENA_MAX", "2")
@@ -657,7 +688,7 @@ def run_notebook(
     # 1. Everything that can be refused without a kernel.
     try:
         nb = _load_notebook(notebook)
-        declared = notebook_parameters(nb)
+        declared = _declared(nb)
     except InvalidNotebookError as exc:
         return finish("invalid_notebook", error=str(exc))
     try:
@@ -724,6 +755,7 @@ def run_notebook(
         if out_path is not None:
             _write_notebook_atomic(executed, out_path)
             written = str(out_path)
+        notes.extend(info.pop("notes", []))
         return finish(
             status,
             output=written,
@@ -933,13 +965,34 @@ def _cell_source(nb: Any, index: int | None) -> str:
     return lines[0].strip()[:80] if lines else ""
 
 
-def _error_output(nb: Any) -> tuple[int, Any] | None:
+def _clean_exit(ename: str | None, evalue: str | None) -> bool:
+    return ename == "SystemExit" and evalue in ("", "0", "None", None)
+
+
+def _early_exit(nb: Any, client: Any) -> int | None:
+    """Index of a cell that ended the run with ``sys.exit(0)`` (papermill counts it as ok)."""
+    if client.kit_cell_error is not None and _clean_exit(*client.kit_cell_error[1:]):
+        return client.kit_cell_error[0]
     for index, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                if out.get("ename") == "SystemExit" and out.get("evalue") in ("", "0", "None"):
-                    continue
-                return index, out
+            if out.get("output_type") == "error" and out.get("ename") == "SystemExit":
+                return index
+    return None
+
+
+def _failure(nb: Any, client: Any) -> tuple[int, str | None, str | None] | None:
+    """The first failing cell: (index, ename, evalue), from outputs, reply or metadata."""
+    for index, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error" and not _clean_exit(
+                out.get("ename"), out.get("evalue")
+            ):
+                return index, out.get("ename"), out.get("evalue")
+    if client.kit_cell_error is not None:
+        return None if _clean_exit(*client.kit_cell_error[1:]) else client.kit_cell_error
+    for index, cell in enumerate(nb.cells):
+        if cell.metadata.get("papermill", {}).get("exception") is True:
+            return index, "CellExecutionError", "the cell failed without an error message"
     return None
 
 
@@ -963,19 +1016,21 @@ def _classify(
             ),
         }
 
-    if exc is None:
-        found = _error_output(nb)
-        if found is None:
-            return "ok", {}
-        index, out = found
-        return _cell_error(nb, index, out.get("ename"), out.get("evalue"), limits)
-
-    name = type(exc).__name__
-    if name == "CellExecutionError":  # nbclient raised instead of papermill catching it
-        found = _error_output(nb)
-        if found is not None:
-            index, out = found
-            return _cell_error(nb, index, out.get("ename"), out.get("evalue"), limits)
+    name = type(exc).__name__ if exc is not None else None
+    if exc is None or name == "CellExecutionError":
+        failure = _failure(nb, client)
+        if failure is not None:
+            return _cell_error(nb, *failure, limits)
+        if exc is None:
+            stopped = _early_exit(nb, client)
+            if stopped is None:
+                return "ok", {}
+            return "ok", {
+                "notes": [
+                    f"The notebook stopped itself with sys.exit(0) in cell {stopped}; "
+                    "the cells after it did not run."
+                ]
+            }
     if name == "CellTimeoutError" or (attempt.total_deadline_hit and attempt.started):
         if attempt.total_deadline_hit:
             what = f"the whole run took more than its {timeout_total:g} s budget"

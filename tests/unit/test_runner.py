@@ -420,3 +420,35 @@ def test_four_processes_starting_kernels_at_once():
         list(pool.map(abs, range(4)))  # start the workers first, so the runs overlap
         results = list(pool.map(_run_in_process, range(4)))
     assert results == [("ok", sum(j * j for j in range(i))) for i in range(4)]
+
+
+def test_sys_exit_zero_is_ok_with_a_note_and_nonzero_is_cell_error():
+    nb = json.loads(fx("no_parameters").read_text())
+    nb["cells"][1]["source"] = "import sys\nsys.exit(0)"
+    nb["cells"].append({**nb["cells"][1], "id": "after", "source": "print('after')"})
+    stopped = run_notebook(nb, timeout_cell=30)
+    assert stopped.status == "ok", stopped.error
+    assert any("sys.exit(0) in cell 1" in note for note in stopped.notes)
+    nb["cells"][1]["source"] = "import sys\nsys.exit(3)"
+    failed = run_notebook(nb, timeout_cell=30)
+    assert failed.status == "cell_error"
+    assert failed.ename == "SystemExit"
+
+
+def test_failure_found_even_when_the_error_output_was_lost():
+    from types import SimpleNamespace
+
+    import nbformat
+    from mlops_kit.runner import _failure
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x") for _ in range(3)])
+    for cell in nb.cells:
+        cell.metadata["papermill"] = {"exception": False}
+    client = SimpleNamespace(kit_cell_error=None)
+    assert _failure(nb, client) is None
+    nb.cells[2].metadata["papermill"]["exception"] = True  # papermill saw it fail...
+    assert _failure(nb, client)[0] == 2  # ...with neither an output nor a reply
+    client.kit_cell_error = (2, "MemoryError", "")  # the execute reply named it
+    assert _failure(nb, client) == (2, "MemoryError", "")
+    client.kit_cell_error = (2, "SystemExit", "0")  # sys.exit(0) is not a failure
+    assert _failure(nb, client) is None
