@@ -353,7 +353,7 @@ class ResultStore:
                     None if job.output is None else str(job.output),
                     data.get("status", ""),
                     data.get("seconds"),
-                    _canonical_json(data),
+                    json.dumps(data),  # records keep the order they were made in
                     run_id,
                     time.time(),
                 ),
@@ -1203,6 +1203,35 @@ def _metric_columns(frame: pd.DataFrame, records: Sequence[str], pattern: str | 
     return family if len(family) > 1 else [first]
 
 
+def plot_layout(
+    frame: pd.DataFrame,
+    varying: Sequence[str],
+    records: Sequence[str],
+    metric: str | None = None,
+    x: str | None = None,
+) -> tuple[str, list[str], list[str]] | None:
+    """Decide the report's plot: ``(x, line parameters, metric columns)``, or None.
+
+    The metric columns are the records matching ``metric`` (default: the main validation
+    metric and its family, such as ``val_rmse_linear``, ``val_rmse_lasso``...). Lines are
+    split by the varying parameters other than ``x``, except those zipped with it (one
+    value per value of ``x``, like the validation month of a training month).
+    """
+    ok = frame[frame["status"] == "ok"] if "status" in frame else frame
+    columns = _metric_columns(ok, records, metric)
+    if ok.empty or not columns:
+        return None
+    x = x if x in ok else (varying[0] if varying else "key")
+    others: list[str] = []
+    for name in varying:
+        if name == x or name not in ok:
+            continue
+        by = [x, *others]
+        if (ok.groupby(by, dropna=False)[name].nunique(dropna=False) > 1).any():
+            others.append(name)  # not already fixed by x and the lines so far
+    return x, others, columns
+
+
 def plot_png(
     frame: pd.DataFrame,
     varying: Sequence[str],
@@ -1212,23 +1241,22 @@ def plot_png(
 ) -> bytes | None:
     """Plot the main figure across the grid; return PNG bytes, or None with nothing to plot.
 
-    One line per metric column (``val_rmse_linear``, ``val_rmse_lasso``...) and per value
-    of the other varying parameters, against ``x`` (default: the first varying parameter).
+    One line per metric column and per value of the line parameters, against ``x``
+    (see :func:`plot_layout`).
     """
+    layout = plot_layout(frame, varying, records, metric, x)
+    if layout is None:
+        return None
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     import pandas as pd
 
+    x, others, columns = layout
     ok = frame[frame["status"] == "ok"] if "status" in frame else frame
-    columns = _metric_columns(ok, records, metric)
-    if ok.empty or not columns:
-        return None
-    x = x if x in ok else (varying[0] if varying else "key")
-    others = [v for v in varying if v != x and v in ok]
     prefix = os.path.commonprefix(columns) if len(columns) > 1 else ""
-    figure, axes = plt.subplots(figsize=(8, 4.5), dpi=100)
+    figure, axes = plt.subplots(figsize=(10, 4.5), dpi=100)
     order = list(dict.fromkeys(ok[x].astype(str)))
     positions = {value: i for i, value in enumerate(order)}
     groups = ok.groupby(others, sort=False, dropna=False) if others else [((), ok)]
@@ -1248,7 +1276,7 @@ def plot_png(
     axes.set_title(f"{prefix.rstrip('_') or columns[0]} across the grid")
     axes.grid(alpha=0.3)
     if len(columns) > 1 or others:
-        axes.legend(fontsize="small", ncols=2 if len(columns) * max(1, len(others)) > 6 else 1)
+        axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

@@ -362,6 +362,34 @@ def test_results_tables_and_report(tmp_path, notebook):
     assert "2 ok" in page and "1 cell_error" in page and "Cell 3 raised ValueError." in page
 
 
+def test_plot_layout_lines_per_model_and_crossed_parameter():
+    from mlops_kit.batch import plot_layout
+
+    frame = pd.DataFrame(
+        {
+            "train_dataset": ["g:01", "g:01", "g:02", "g:02"],
+            "val_dataset": ["g:02", "g:02", "g:03", "g:03"],  # zipped with train_dataset
+            "alpha": [0.1, 1.0, 0.1, 1.0],
+            "status": ["ok"] * 4,
+            "val_rows": [10, 10, 12, 12],
+            "train_rmse_linear": [1.0, 1.0, 1.1, 1.1],
+            "val_rmse_linear": [2.0, 2.0, 2.1, 2.1],
+            "val_rmse_lasso": [2.5, 2.6, 2.7, 2.8],
+        }
+    )
+    records = ["val_rows", "train_rmse_linear", "val_rmse_linear", "val_rmse_lasso"]
+    varying = ["train_dataset", "val_dataset", "alpha"]
+    assert plot_layout(frame, varying, records) == (
+        "train_dataset",
+        ["alpha"],
+        ["val_rmse_linear", "val_rmse_lasso"],
+    )
+    assert plot_layout(frame, varying, records, metric="train_*", x="alpha")[1:] == (
+        ["train_dataset"],
+        ["train_rmse_linear"],
+    )
+
+
 def test_report_without_any_numeric_record_says_so(tmp_path, notebook):
     jobs = [Job(notebook, {"x": 1}, tmp_path / "a.ipynb", key="a")]
     paths = write_outputs(tmp_path, jobs, [result(jobs[0], "cell_error", error="boom")])
