@@ -18,7 +18,7 @@ from mlops_kit.records import read_records
 
 from . import builders
 
-TIMEOUT_CELL = 15
+TIMEOUT_CELL = 25
 MEMORY_MB = 2500
 OUTPUT_BYTES = 300_000
 

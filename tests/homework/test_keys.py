@@ -96,3 +96,27 @@ def test_make_key_on_synthetic_data_says_so(practice_key):
     for qid, entry in practice_key["answers"].items():
         assert entry["option"] in entry["options"], qid
     assert 0 < practice_key["answers"]["q3"]["value"] <= 1
+
+
+@pytest.mark.parametrize("cohort", ["2022", "2023", "2024"])
+def test_course_solutions_run_on_synthetic_data(cohort, tmp_path):
+    from mlops_kit.homework import make_key
+
+    out = tmp_path / "key.json"
+    key = make_key(cohort, source="synthetic", rows=3000, out=out, timeout_cell=120)
+    assert key["synthetic"] is True and json.loads(out.read_text()) == key
+    co = load_cohort(cohort)
+    for q in co.questions:
+        assert key["answers"][q.id]["option"] in q.options
+    if cohort == "2022":
+        assert key["answers"]["q1"]["value"] == 3000  # Q1 counts records there
+
+
+def test_2025_solution_is_the_2024_one():
+    import nbformat
+
+    def code(name):
+        nb = nbformat.read(load_cohort(name).path("solution.ipynb"), as_version=4)
+        return [c.source for c in nb.cells if c.cell_type == "code"][1:]  # after parameters
+
+    assert code("2025") == code("2024")
