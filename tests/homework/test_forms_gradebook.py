@@ -137,3 +137,19 @@ def test_stale_outputs_are_compared_only_on_the_same_data(tmp_path):
     differ, note = _stale(co, other, fresh)
     assert differ == [] and "not compared" in note
     assert _stale(co, {}, fresh) == ([], None)
+
+
+def test_folders_that_hold_what_kernels_need_are_narrowed_to_the_secret_file(tmp_path):
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from mlops_kit.homework.grading import _hide_list
+
+    venv_parent = Path(sys.prefix).resolve().parent
+    key = venv_parent / "key.json"
+    tmp_root = Path(tempfile.gettempdir()).resolve()
+    hidden = _hide_list(
+        [(venv_parent, key), (tmp_path / "out", tmp_path / "out" / "g.sqlite"), (tmp_root, None)]
+    )
+    assert hidden == [str(key), str((tmp_path / "out").resolve())]

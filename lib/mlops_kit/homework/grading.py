@@ -374,17 +374,27 @@ def _drop_scratch(out: Path, scratch: Path | None) -> None:
     note.unlink(missing_ok=True)
 
 
-def _hide_list(paths: list[Path]) -> list[str]:
-    """Folders to hide, minus any that would hide the Python installation."""
-    keep = []
-    prefixes = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
-    for path in paths:
-        path = path.resolve()
-        if any(p == path or path in p.parents for p in prefixes):
-            continue
-        if str(path) not in keep:
-            keep.append(str(path))
-    return keep
+def _hide_list(entries: list[tuple[Path, Path | None]]) -> list[str]:
+    """Paths to hide from the kernels: each folder, or its fallback file when it cannot be.
+
+    A folder holding what every kernel needs (the Python installation, the system's
+    temporary folder with the kernels' working directories) cannot be hidden; then only
+    the fallback file (the key itself, the gradebook file) is.
+    """
+    needed = {
+        Path(sys.prefix).resolve(),
+        Path(sys.base_prefix).resolve(),
+        Path(tempfile.gettempdir()).resolve(),
+    }
+    hidden: list[str] = []
+    for folder, fallback in entries:
+        folder = folder.resolve()
+        target: Path | None = folder
+        if any(n == folder or folder in n.parents for n in needed):
+            target = fallback.resolve() if fallback is not None else None
+        if target is not None and str(target) not in hidden:
+            hidden.append(str(target))
+    return hidden
 
 
 def grade(
@@ -441,9 +451,10 @@ def grade(
     files = list_submissions(folder)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    hide = [out, folder]
+    hide: list[tuple[Path, Path | None]] = [(out, out / GRADEBOOK_NAME), (folder, None)]
     if isinstance(key, (str, Path)):
-        hide.insert(0, Path(key).resolve().parent)
+        hide.insert(0, (Path(key).resolve().parent, Path(key).resolve()))
+    (out / GRADEBOOK_NAME).touch()  # exists before any kernel starts, so it can be hidden
     limit_args: dict[str, Any] = {
         "memory_mb": memory_mb,
         "output_bytes": output_bytes,
