@@ -28,14 +28,13 @@ def test_check_flags_exactly_the_two_wrong_answers(tmp_path, practice_key, pract
     wrong = {q: builders.wrong_value(practice_key, q, co.question(q).kind) for q in ("q2", "q5")}
     nb = builders.with_answers(builders.solution(), wrong)
     path = builders.write(nb, tmp_path / "learner.ipynb")
-    code = main(
-        [
-            "homework", "check", str(path), "--cohort", "practice", "--key",
-            str(practice_key_path), "--source", "synthetic", "--rows", str(ROWS),
-            "--timeout-cell", "120", "--json",
-        ]
-    )  # fmt: skip
-    assert code == 1  # not all right
+    result = _check(path, practice_key_path)
+    assert result.status == "ok", result.error
+    assert {r.qid: r.right for r in result.rows} == {
+        "q1": True, "q2": False, "q3": True, "q4": True, "q5": False, "q6": True,
+    }  # fmt: skip
+    text = result.render()
+    assert text.count("WRONG") == 2 and "4 / 6 right" in text
 
 
 def test_check_json_reports_values_options_and_verdicts(

@@ -137,3 +137,26 @@ def test_grading_on_a_dask_cluster(tmp_path, practice_key_path):
         ("ana", "graded", 6.0),
         ("bo", "no_answers", 0.0),
     ]
+
+
+@__import__("pytest").mark.realdata
+def test_grading_on_the_real_green_files(real_file, tmp_path):
+    from mlops_kit.homework import load_cohort, make_key
+    from mlops_kit.homework.grading import grade
+
+    real_file("green_tripdata_2021-01.parquet")
+    real_file("green_tripdata_2021-02.parquet")
+    key_path = tmp_path / "keys" / "practice.json"
+    key = make_key("practice", source="real", out=key_path, timeout_cell=300)
+    assert key["synthetic"] is False
+    co = load_cohort("practice")
+    sol = builders.solution()
+    subs = tmp_path / "subs"
+    builders.write(sol, subs / "ana.ipynb")
+    wrong = {q: builders.wrong_value(key, q, co.question(q).kind) for q in ("q1", "q4")}
+    builders.write(builders.with_answers(sol, wrong), subs / "bo.ipynb")
+    run = grade(subs, "practice", key_path, tmp_path / "out", timeout_cell=300, progress=False)
+    assert [(g.student, g.status, g.score, g.flags) for g in run.grades] == [
+        ("ana", "graded", 6.0, []),
+        ("bo", "graded", 4.0, []),
+    ]

@@ -231,6 +231,29 @@ def _stale(
     return differ, f"saved outputs disagree with the re-execution ({detail})"
 
 
+def _data_env(cohort: Cohort, key: Key) -> dict[str, str]:
+    """Point the kernels at the real files the key was made on, when they are on disk.
+
+    Kernels run with their own (empty) cache, so files the instructor downloaded into the
+    kit's cache are shown to them as ``MLOPS_KIT_DATA_DIR`` (read-only for them).
+    """
+    if key.synthetic:
+        return {}
+    from ..data import resolve
+    from ..errors import KitError
+
+    folders = set()
+    for dataset in cohort.datasets.values():
+        try:
+            found = resolve(dataset, source="real")
+        except KitError:
+            return {}
+        if not found.exists:
+            return {}
+        folders.add(found.path.resolve().parent)
+    return {"MLOPS_KIT_DATA_DIR": str(folders.pop())} if len(folders) == 1 else {}
+
+
 def _network_state(limits_network: bool, notes: list[str]) -> str | None:
     if limits_network:
         return None
@@ -480,6 +503,7 @@ def grade(
         jobs: list[Job] = []
         pending: dict[str, tuple[Path, str, str, Path]] = {}
         scratch: Path | None = None
+        data_env = _data_env(co, k)
         _drop_scratch(out, None)  # what a grader killed midway left behind
         for path in files:
             sha = file_sha256(path)
@@ -521,6 +545,7 @@ def grade(
             params = {n: v for n, v in k.parameters.items() if n in declared}
             job_key = f"{_student_of(path, folder)}-{sha[:10]}"
             env = {
+                **data_env,
                 "HOME": str(workdir),
                 "MLOPS_KIT_CACHE_DIR": str(workdir / ".cache"),
                 "MPLCONFIGDIR": str(workdir / ".matplotlib"),
