@@ -359,3 +359,16 @@ def test_load_bundle_errors(tmp_path, trained):
     sidecar_path(path).write_text(json.dumps(side))
     with pytest.raises(ModelBundleError, match="scikit-learn 0.24.2"):
         load_bundle(path)
+
+
+def test_numerical_column_collinear_with_a_block():
+    """A numerical column that is a function of a category adds a null direction."""
+    X, y, tv, frame = one_hot_problem(numerical=1, seed=8)
+    frame["zone_size"] = frame["DO"].astype(int) * 1.5 + 2  # determined by DO
+    tv = TripVectorizer(["PU", "DO"], ["x0", "zone_size"])
+    X = tv.fit_transform(frame)
+    model = ExactLinearRegression().fit(X, y)
+    assert model.solver_ == "blocks"
+    w, b = min_norm_lstsq(X, y)
+    np.testing.assert_allclose(model.coef_, w, atol=1e-8, rtol=0)
+    assert model.intercept_ == pytest.approx(b, abs=1e-8)
