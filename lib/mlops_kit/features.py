@@ -415,12 +415,19 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         categorical = [self.categorical] if isinstance(self.categorical, str) else self.categorical
         numerical = [self.numerical] if isinstance(self.numerical, str) else self.numerical
         categorical, numerical = list(categorical or []), list(numerical or [])
-        overlap = set(categorical) & set(numerical)
-        if overlap or not categorical + numerical:
+        if not categorical + numerical:
             raise BadParameterError(
-                "TripVectorizer needs at least one column, each either categorical or "
-                f"numerical (both: {', '.join(sorted(overlap)) or 'none'}).",
-                "Pass e.g. categorical=['PU_DO'], numerical=['trip_distance'].",
+                "No features were asked for: the categorical and numerical column lists "
+                "are both empty.",
+                "Pass at least one column, e.g. categorical=['PU_DO'], "
+                "numerical=['trip_distance'] (--categorical PU_DO --numerical trip_distance).",
+            )
+        overlap = set(categorical) & set(numerical)
+        if overlap:
+            raise BadParameterError(
+                f"The column(s) {', '.join(sorted(overlap))} are listed as both categorical "
+                "and numerical.",
+                "List each column once: categorical for IDs, numerical for quantities.",
             )
         return categorical, numerical
 

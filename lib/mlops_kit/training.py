@@ -615,6 +615,7 @@ def train_and_evaluate(
     categorical = [categorical] if isinstance(categorical, str) else list(categorical)
     numerical = [numerical] if isinstance(numerical, str) else list(numerical)
     estimator = make_model(model, alpha, seed=seed)
+    TripVectorizer(categorical, numerical)._columns()  # bad feature lists fail before reading
     timings = dict.fromkeys(("read", "prepare", "vectorize", "fit", "predict"), 0.0)
     start = clock = time.perf_counter()
 
