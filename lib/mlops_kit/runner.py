@@ -75,7 +75,14 @@ STATUSES = (
 """Every status a :class:`RunResult` can carry."""
 
 _KIT_METADATA = "mlops_kit"
-_SIGNALS_UNDER_MEMORY_CAP = {signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS}
+# How a kernel dies when it runs out of memory (getattr: Windows lacks most of them).
+_SIGNALS_UNDER_MEMORY_CAP = {
+    getattr(signal, name)
+    for name in ("SIGKILL", "SIGSEGV", "SIGABRT", "SIGBUS")
+    if hasattr(signal, name)
+}
+# Unix sockets in a private folder: no TCP port to race for. Windows keeps TCP.
+_TRANSPORT = "ipc" if os.name == "posix" else "tcp"
 
 # nbclient logs every timeout and dead kernel at ERROR level; the runner reports them in
 # the RunResult instead, so its messages go to a logger nobody listens to.
@@ -543,7 +550,7 @@ def _kill_kernel(km: Any) -> None:
     process = getattr(km, "kit_process", None) or getattr(provisioner, "process", None)
     pgid = getattr(provisioner, "pgid", None)
     try:
-        if pgid:
+        if pgid and hasattr(os, "killpg"):
             os.killpg(pgid, signal.SIGKILL)
         elif process is not None:
             process.kill()
@@ -846,13 +853,9 @@ def _execute(
     # One socket folder per attempt: a half-started kernel leaves nothing to trip over.
     sockets = Path(tempfile.mkdtemp(prefix="s", dir=private))
     report = private / f"{sockets.name}-sandbox.json"
-    km = km_class(
-        kernel_name=kernel_name,
-        transport="ipc",
-        ip=str(sockets / "k"),
-        connection_file=str(sockets / "kernel.json"),
-    )
-    if limits.needs_sandbox:
+    where = {"transport": "ipc", "ip": str(sockets / "k")} if _TRANSPORT == "ipc" else {}
+    km = km_class(kernel_name=kernel_name, connection_file=str(sockets / "kernel.json"), **where)
+    if limits.needs_sandbox and os.name == "posix":
         # The kernel writes its sockets and scratch files in `private`, so it stays writable.
         writable = [str(run_dir), str(private)] if limits.read_only else []
         km.launcher = _launcher_argv(limits, hidden, writable, report)
@@ -953,6 +956,11 @@ def _launcher_argv(
 def _sandbox_notes(limits: Limits, report: Mapping[str, Any], started: bool) -> list[str]:
     if not limits.needs_sandbox or not started:
         return []
+    if os.name != "posix":
+        return [
+            f"Only the output cap is enforced on {sys.platform}: the memory cap, the network "
+            "cut, hidden paths and the read-only file system need Linux."
+        ]
     if not report:
         return ["The sandbox launcher left no report: the limits may not have been applied."]
     return [str(note) for note in report.get("notes", [])]
@@ -1067,7 +1075,7 @@ def _classify(
         return "out_of_memory", {
             "cell": current,
             "error": (
-                f"The kernel was killed by {signal.Signals(-code).name} in {where} while "
+                f"The kernel was killed by {_signal_name(-code)} in {where} while "
                 f"capped at {limits.memory_mb} MiB of memory. Fix: use less memory (read "
                 "fewer columns or rows, free big objects) or ask for a larger memory cap."
             ),
@@ -1075,7 +1083,7 @@ def _classify(
     how = (
         f"exit code {code}"
         if code is not None and code >= 0
-        else (f"signal {signal.Signals(-code).name}" if code is not None else _short(exc))
+        else (f"signal {_signal_name(-code)}" if code is not None else _short(exc))
     )
     return "kernel_died", {
         "cell": current,
@@ -1086,6 +1094,13 @@ def _classify(
             "notebook to see the last output, then run that cell alone in Jupyter."
         ),
     }
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _cell_error(
