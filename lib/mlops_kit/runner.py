@@ -15,7 +15,8 @@ adds what they leave to the caller:
 - kernels that start at the same moment never race for TCP ports: each kernel talks
   over Unix sockets in its own private folder (papermill issue 511);
 - optional :class:`Limits` for untrusted notebooks (memory cap, output cap, no network,
-  hidden folders), applied by :mod:`mlops_kit.sandbox` around the kernel process.
+  hidden folders, a read-only file system outside the working directory), applied by
+  :mod:`mlops_kit.sandbox` around the kernel process.
 
 Example:
     ::

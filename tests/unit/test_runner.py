@@ -244,16 +244,20 @@ def test_every_status_is_documented():
 # ----------------------------------------------------------------------------- environment
 
 
-def test_kernel_gets_cache_dir_and_runs_in_a_fresh_temp_dir_removed_after(_isolated_cache):
+def test_kernel_gets_cache_dir_and_runs_in_a_fresh_temp_dir_removed_after(
+    _isolated_cache, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("MLOPS_KIT_DATA_DIR", str(tmp_path))
     result = run_notebook(
         fx("writes_env"),
-        {"names": ["MLOPS_KIT_CACHE_DIR", "MPLBACKEND", "EXTRA"]},
+        {"names": ["MLOPS_KIT_CACHE_DIR", "MLOPS_KIT_DATA_DIR", "MPLBACKEND", "EXTRA"]},
         env={"EXTRA": "yes"},
         timeout_cell=30,
     )
     assert result.status == "ok", result.error
     env = result.records["env"]
     assert env["MLOPS_KIT_CACHE_DIR"] == str(Path(_isolated_cache).resolve())
+    assert env["MLOPS_KIT_DATA_DIR"] == str(tmp_path.resolve())
     assert env["MPLBACKEND"] == "Agg" and env["EXTRA"] == "yes"
     kernel_cwd = Path(result.records["cwd"])
     assert kernel_cwd.name.startswith("mlops-kit-run-")
