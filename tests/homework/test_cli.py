@@ -39,6 +39,13 @@ def test_grade_a_folder_of_forms_from_the_cli(tmp_path, capsys):
     assert (out / "feedback" / "ana.html").is_file() and (out / "report.html").is_file()
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["graded_now"] == 0
+    # a byte-for-byte copy under another name is graded, and both files are flagged
+    (subs / "cy.csv").write_bytes((subs / "ana.csv").read_bytes())
+    assert main(args) == 0
+    again = {g["submission"]: g for g in json.loads(capsys.readouterr().out)["grades"]}
+    assert "identical_copy" in again["cy.csv"]["flags"]
+    assert "ana.csv" in again["cy.csv"]["reason"]
+    assert "identical_copy" in again["ana.csv"]["flags"]
 
 
 def test_a_key_for_another_cohort_is_refused(tmp_path, capsys):

@@ -1,7 +1,7 @@
 """The gradebook: every graded submission in SQLite, written as soon as it is graded.
 
-One row per (submission, key): the submission is the sha256 of the file's bytes, so an
-edited resubmission is a new row and an unchanged one is found again and not re-run. Each
+One row per (submission, key, path): the submission is the sha256 of the file's bytes,
+so an edited resubmission is a new row and an unchanged one is found again and not re-run. Each
 grade is committed in its own transaction the moment it is known: a grader killed midway
 loses nothing already graded, and the next run picks up where it stopped.
 
@@ -9,7 +9,7 @@ Tables::
 
     grades(submission, key_id, student, path, kind, status, reason, score, max_score,
            flags, network, started, finished, seconds)
-    answers(submission, key_id, qid, value, option, right, points, warnings)
+    answers(submission, key_id, qid, value, option, right, points, warnings, path)
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS grades (
     started TEXT,
     finished TEXT,
     seconds REAL,
-    PRIMARY KEY (submission, key_id)
+    PRIMARY KEY (submission, key_id, path)
 );
 CREATE TABLE IF NOT EXISTS answers (
     submission TEXT NOT NULL,
@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS answers (
     right INTEGER NOT NULL,
     points REAL NOT NULL,
     warnings TEXT NOT NULL,
-    PRIMARY KEY (submission, key_id, qid)
+    path TEXT NOT NULL,
+    PRIMARY KEY (submission, key_id, path, qid)
 );
 """
 
@@ -157,8 +158,8 @@ class Gradebook:
         """Store (or replace) one grade and its answers in a single transaction."""
         with self._transaction() as db:
             db.execute(
-                "DELETE FROM answers WHERE submission = ? AND key_id = ?",
-                (grade.submission, grade.key_id),
+                "DELETE FROM answers WHERE submission = ? AND key_id = ? AND path = ?",
+                (grade.submission, grade.key_id, grade.path),
             )
             db.execute(
                 "INSERT OR REPLACE INTO grades VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -180,7 +181,7 @@ class Gradebook:
                 ),
             )
             db.executemany(
-                "INSERT INTO answers VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO answers VALUES (?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         grade.submission,
@@ -191,16 +192,20 @@ class Gradebook:
                         int(bool(a.right)),
                         a.points,
                         json.dumps(a.warnings),
+                        grade.path,
                     )
                     for a in grade.answers
                 ],
             )
 
-    def get(self, submission: str, key_id: str) -> Grade | None:
-        """Return the stored grade of a submission under a key, or None."""
-        row = self._db.execute(
-            "SELECT * FROM grades WHERE submission = ? AND key_id = ?", (submission, key_id)
-        ).fetchone()
+    def get(self, submission: str, key_id: str, path: str | None = None) -> Grade | None:
+        """Return the stored grade of a submission under a key (and at a path), or None."""
+        query = "SELECT * FROM grades WHERE submission = ? AND key_id = ?"
+        args: tuple = (submission, key_id)
+        if path is not None:
+            query += " AND path = ?"
+            args += (path,)
+        row = self._db.execute(query, args).fetchone()
         return None if row is None else self._grade(row)
 
     def grades(self) -> list[Grade]:
@@ -218,8 +223,8 @@ class Gradebook:
             QuestionGrade(qid, json.loads(value), option, bool(right), points, json.loads(w))
             for qid, value, option, right, points, w in self._db.execute(
                 "SELECT qid, value, option, right, points, warnings FROM answers "
-                "WHERE submission = ? AND key_id = ? ORDER BY qid",
-                (sub, key_id),
+                "WHERE submission = ? AND key_id = ? AND path = ? ORDER BY qid",
+                (sub, key_id, path),
             )
         ]
         return Grade(

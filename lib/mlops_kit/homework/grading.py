@@ -33,6 +33,7 @@ import datetime as _dt
 import hashlib
 import json
 import logging
+import re
 import shutil
 import sys
 import tempfile
@@ -187,6 +188,12 @@ def list_submissions(folder: str | Path) -> list[Path]:
 def _student_of(path: Path, folder: Path) -> str:
     rel = path.relative_to(folder)
     return rel.parts[0] if len(rel.parts) > 1 else path.stem
+
+
+def _job_key(path: Path, folder: Path, sha: str) -> str:
+    """A unique, file-name-safe key for a submission's job and working directory."""
+    rel = str(path.relative_to(folder).with_suffix(""))
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", rel).strip("._")[:60] + f"-{sha[:10]}"
 
 
 def _saved_records(path: Path) -> dict[str, Any]:
@@ -491,9 +498,22 @@ def grade(
     grades: dict[Path, Grade] = {}
     graded_now = 0
     with Gradebook(out / GRADEBOOK_NAME) as book:
+        shas = {path: file_sha256(path) for path in files}
+        twins: dict[str, list[str]] = {}
+        for path, sha in shas.items():
+            twins.setdefault(sha, []).append(path.relative_to(folder).as_posix())
+
+        def mark_twin(path: Path, g: Grade) -> None:
+            me = path.relative_to(folder).as_posix()
+            others = [t for t in twins.get(g.submission, []) if t != me]
+            if others and "identical_copy" not in g.flags:
+                g.flags.append("identical_copy")
+                note = f"byte-for-byte identical to {', '.join(others)}"
+                g.reason = f"{g.reason}; {note}" if g.reason else note
 
         def store(path: Path, g: Grade) -> None:
             nonlocal graded_now
+            mark_twin(path, g)
             book.put(g)
             grades[path] = g
             graded_now += 1
@@ -506,9 +526,10 @@ def grade(
         data_env = _data_env(co, k)
         _drop_scratch(out, None)  # what a grader killed midway left behind
         for path in files:
-            sha = file_sha256(path)
-            stored = None if regrade else book.get(sha, key_id)
+            sha = shas[path]
+            stored = None if regrade else book.get(sha, key_id, str(path))
             if stored is not None:
+                mark_twin(path, stored)  # a copy may have arrived since it was graded
                 grades[path] = stored
                 continue
             if path.suffix.lower() in FORM_SUFFIXES:
@@ -538,12 +559,12 @@ def grade(
                 continue
             if scratch is None:
                 scratch = _new_scratch(out)
-            workdir = scratch / sha[:16]
+            job_key = _job_key(path, folder, sha)
+            workdir = scratch / job_key
             workdir.mkdir()
             notebook = workdir / "submission.ipynb"
             shutil.copyfile(path, notebook)
             params = {n: v for n, v in k.parameters.items() if n in declared}
-            job_key = f"{_student_of(path, folder)}-{sha[:10]}"
             env = {
                 **data_env,
                 "HOME": str(workdir),
@@ -588,6 +609,7 @@ def grade(
         if jobs:
             (out / "executed").mkdir(exist_ok=True)
             client = None
+            relay = None
             if scheduler and executor is None:
                 try:
                     from distributed import Client
@@ -596,16 +618,20 @@ def grade(
                         "--scheduler needs the Dask 'distributed' package.",
                         "pip install 'mlops-kit[dask]', or drop --scheduler.",
                     ) from exc
-                client = Client(scheduler)
+                try:
+                    client = Client(scheduler, timeout="10s")
+                except (OSError, TimeoutError) as exc:
+                    raise HomeworkError(
+                        f"Cannot reach the Dask scheduler at {scheduler}: {exc}.",
+                        "Start it (dask scheduler; dask worker ADDRESS) or fix the address.",
+                    ) from exc
                 executor = client.get_executor()
             try:
-                run_batch(
-                    jobs,
-                    workers=workers,
-                    executor=executor,
-                    progress=_Relay(finished, progress),
-                )
+                relay = _Relay(finished, progress, len(jobs))
+                run_batch(jobs, workers=workers, executor=executor, progress=relay)
             finally:
+                if relay is not None:
+                    relay.close()
                 _drop_scratch(out, scratch)
                 if client is not None:
                     client.close()
@@ -629,14 +655,32 @@ def grade(
 
 
 class _Relay:
-    """Forward each finished job to the grader, and progress lines to the batch's default."""
+    """Forward each finished job to the grader and show progress.
 
-    def __init__(self, finished: Callable[[Any, Any], None], progress: bool | None):
+    A tqdm bar on a terminal (``disable=None``); one line per submission otherwise, unless
+    ``progress`` is False.
+    """
+
+    def __init__(self, finished: Callable[[Any, Any], None], progress: bool | None, total: int):
+        from tqdm.auto import tqdm
+
         self.finished = finished
-        self.progress = progress
+        self.lines = progress is not False and not sys.stderr.isatty()
+        self.bar = tqdm(
+            total=total,
+            unit="nb",
+            desc="grading",
+            disable=None if progress is not False else True,
+            file=sys.stderr,
+        )
 
     def __call__(self, job: Any, result: Any) -> None:
         self.finished(job, result)
-        if self.progress is not False:
-            status = getattr(result, "status", "?")
+        status = getattr(result, "status", "?")
+        self.bar.update(1)
+        if self.lines:
             print(f"graded {job.key}: {status}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        """Close the bar."""
+        self.bar.close()
