@@ -31,7 +31,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv and install the kit (editable) with its extras
 
-run: $(STAMP)  ## execute every notebook into build/ and write build/index.html
+run: $(STAMP)  ## summarise the training months, execute every notebook, write build/index.html
+	$(BIN)/mlops-kit data summary green:2021-01 green:2021-02
 	$(BIN)/mlops-kit run --out build
 
 test: $(STAMP)  ## run the whole test suite (unit, notebooks, homework, realdata when present)
