@@ -480,34 +480,39 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
     def _fit(self, X: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         categorical, numerical = self._columns()
         X = self._check_frame(X, categorical + numerical)
-        seen: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for column in numerical:
             self._check_numeric(X, column)
-        names: list[str] = list(numerical)
+        seen: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        parts = [np.array(numerical, dtype=str)]
         for column in categorical:
             codes, cats = self._category_codes(X, column)
             seen[column] = (codes, cats)
-            names.extend(f"{column}={c}" for c in cats.tolist())
-        names.sort()
-        if len(set(names)) != len(names):
+            parts.append(np.char.add(f"{column}=", cats.astype(str)))
+        # DictVectorizer sorts all names together (code-point order, as numpy sorts str)
+        names = np.concatenate(parts)
+        order = np.argsort(names, kind="stable")
+        names = names[order]
+        if names.size > 1 and (names[1:] == names[:-1]).any():
             raise BadParameterError(
                 "Two features would get the same name (a numerical column named like a "
                 "category 'column=value').",
                 "Rename the clashing column.",
             )
-        position = {name: i for i, name in enumerate(names)}
-        self.feature_names_ = names
+        position = np.empty(order.size, dtype=np.int64)
+        position[order] = np.arange(order.size)
+        self.feature_names_ = names.tolist()
+        self._numerical_index = {c: int(position[i]) for i, c in enumerate(numerical)}
         self.categories_ = {}
         self._category_index = {}
+        start = len(numerical)
         for column in categorical:
-            cats = seen[column][1]
-            order = np.argsort(cats.astype(str), kind="stable") if cats.size else cats
-            cats_sorted = cats[order] if cats.size else cats
-            self.categories_[column] = cats_sorted
-            self._category_index[column] = np.array(
-                [position[f"{column}={c}"] for c in cats_sorted.tolist()], dtype=np.int64
-            )
-        self._numerical_index = {c: position[c] for c in numerical}
+            codes, cats = seen[column]
+            columns_of_cat = position[start : start + cats.size]
+            start += cats.size
+            by_name = np.argsort(columns_of_cat, kind="stable")
+            self.categories_[column] = cats[by_name]
+            self._category_index[column] = columns_of_cat[by_name]
+            seen[column] = (codes, columns_of_cat)  # fit_transform needs no lookup
         self.n_features_in_ = len(categorical) + len(numerical)
         return seen
 
@@ -551,14 +556,12 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         for column in categorical:
             fitted = self.categories_[column]
             if seen is not None:
-                codes, cats = seen[column]
+                codes, columns_of_cat = seen[column]
             else:
                 codes, cats = self._category_codes(X, column)
-            # map this frame's categories to fitted columns (-1: unseen at fit)
-            lookup = pd.Index(fitted.astype(str), dtype="str").get_indexer(
-                pd.Index(cats.astype(str), dtype="str")
-            )
-            columns_of_cat = np.where(lookup >= 0, self._category_index[column][lookup], -1)
+                # map this frame's categories to fitted columns (-1: unseen at fit)
+                lookup = pd.Index(fitted, dtype=object).get_indexer(pd.Index(cats, dtype=object))
+                columns_of_cat = np.where(lookup >= 0, self._category_index[column][lookup], -1)
             cols = columns_of_cat.astype(itype)[codes] if n else np.zeros(0, dtype=itype)
             first = int(self._category_index[column].min()) if fitted.size else 0
             blocks.append((first, cols, None))

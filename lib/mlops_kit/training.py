@@ -50,6 +50,19 @@ DENSE_CELLS = 4_000_000
 # ------------------------------------------------------------------ the exact solver
 
 
+_CONTROLLER = None
+
+
+def _blas_controller():
+    """Return the BLAS thread controller, made once (it scans the loaded libraries: ~0.1 s)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
+
+
 def _psd_solve(S: np.ndarray, b: np.ndarray, norms: np.ndarray, rtol: float):
     """Solve ``S x = b`` for a symmetric PSD ``S``; return ``(x, null_basis)``.
 
@@ -69,10 +82,10 @@ def _psd_solve(S: np.ndarray, b: np.ndarray, norms: np.ndarray, rtol: float):
     if a.size:
         d = np.sqrt(diag[a])
         scaled = S[np.ix_(a, a)] / np.outer(d, d)
-        # small dense problems: BLAS threads only add contention (10 ms -> 300 ms seen)
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1 if a.size <= 1000 else None):
+        if 64 < a.size <= 1000:  # BLAS threads only add contention here (10 ms -> 300 ms)
+            with _blas_controller().limit(limits=1, user_api="blas"):
+                eigenvalues, vectors = np.linalg.eigh(scaled)
+        else:
             eigenvalues, vectors = np.linalg.eigh(scaled)
         keep = eigenvalues > rtol * eigenvalues.max()
         v = vectors[:, keep]
