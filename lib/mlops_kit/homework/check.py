@@ -90,6 +90,8 @@ class CheckResult:
             if r.value is None:
                 verdict = "not answered"
             value = "" if r.value is None else repr(r.value)
+            if isinstance(r.value, float):
+                value = f"{r.value:.6g}"
             option = r.option or "-"
             lines.append(f"  {r.qid}  {verdict:<12} value {value:<22} option {option}")
             lines += [f"        warning: {w}" for w in r.warnings if w != "no answer given"]
