@@ -132,11 +132,20 @@ def add_duration(
         dropoff = dropoff or found_dropoff
     _require(df, [pickup, dropoff], "needed for the duration")
     out = df.copy(deep=False)
-    delta = pd.to_datetime(out[dropoff]) - pd.to_datetime(out[pickup])
+    times = []
+    for name in (dropoff, pickup):
+        values = out[name].to_numpy()
+        if values.dtype.kind != "M":  # strings or timezone-aware: parse, then UTC
+            parsed = pd.to_datetime(out[name])
+            if parsed.dt.tz is not None:
+                parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+            values = parsed.to_numpy()
+        times.append(values)
     # timedelta / 1 second, in numpy: ticks / ticks-per-second, the same correctly rounded
-    # division as Python's timedelta.total_seconds(), NaT -> NaN
-    seconds = delta.to_numpy() / np.timedelta64(1, "s")
-    out[column] = pd.Series(seconds / 60, index=out.index)
+    # division as Python's timedelta.total_seconds(); NaT gives NaN
+    seconds = (times[0] - times[1]) / np.timedelta64(1, "s")
+    seconds /= 60
+    out[column] = pd.Series(seconds, index=out.index, copy=False)
     return out
 
 
@@ -235,14 +244,15 @@ def codes_and_names(series: pd.Series, *, fill: object = None) -> tuple[np.ndarr
             names, inverse = np.unique(names, return_inverse=True)
             codes = inverse[codes]
         return codes, names
-    if fill is not None and series.isna().any():
+    numpy_ints = isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu"
+    if fill is not None and not numpy_ints and series.isna().any():
         series = series.fillna(fill)
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
         values = series.to_numpy()
         codes, uniques = np.unique(values, return_inverse=True)
         return uniques.astype(np.int64), _as_names(codes)
-    if pd.api.types.is_integer_dtype(dtype) and not series.isna().any():
+    if pd.api.types.is_integer_dtype(dtype) and (numpy_ints or not series.isna().any()):
         codes, uniques = _int_codes(series.to_numpy(dtype=np.int64))
         return codes, _as_names(uniques)
     if pd.api.types.is_float_dtype(dtype):
@@ -257,7 +267,9 @@ def codes_and_names(series: pd.Series, *, fill: object = None) -> tuple[np.ndarr
 
 def _categorical(codes: np.ndarray, names: np.ndarray, index: pd.Index) -> pd.Series:
     cats = pd.Index(list(names), dtype="str")
-    return pd.Series(pd.Categorical.from_codes(codes, categories=cats), index=index)
+    # codes come from our own factorisation: skip from_codes' range check (two passes)
+    values = pd.Categorical.from_codes(codes, categories=cats, validate=False)
+    return pd.Series(values, index=index, copy=False)
 
 
 def as_string_category(series: pd.Series, *, as_category: bool = True) -> pd.Series:

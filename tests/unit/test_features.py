@@ -272,3 +272,26 @@ def test_synthetic_month_matches_dict_vectorizer():
     assert_same_sparse(tv.fit_transform(train), X_dv)
     assert_same_sparse(tv.transform(val), V_dv)
     assert tv.feature_names_ == dv.feature_names_
+
+
+def test_add_duration_parses_strings_and_time_zones():
+    text = pd.DataFrame(
+        {
+            "pickup_datetime": ["2021-01-01 00:00:00", None],
+            "dropOff_datetime": ["2021-01-01 00:10:30", "2021-01-01 00:00:00"],
+        }
+    )
+    assert add_duration(text)["duration"].iloc[0] == 10.5
+    assert np.isnan(add_duration(text)["duration"].iloc[1])
+    # across the DST change in New York: 01:50 -> 03:10 local is 20 minutes
+    aware = pd.DataFrame(
+        {
+            "pickup_datetime": pd.to_datetime(["2021-03-14 01:50:00"]).tz_localize(
+                "America/New_York"
+            ),
+            "dropOff_datetime": pd.to_datetime(["2021-03-14 03:10:00"]).tz_localize(
+                "America/New_York"
+            ),
+        }
+    )
+    assert add_duration(aware)["duration"].iloc[0] == 20.0
