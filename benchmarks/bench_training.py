@@ -136,10 +136,11 @@ def run_kit(train_path: str, val_path: str, feature_set: str) -> dict:
 def run_converged(train_path: str, val_path: str, feature_set: str) -> dict:
     """The same least-squares problem solved by lsqr to convergence (the yardstick)."""
     import numpy as np
+    from scipy.sparse.linalg import LinearOperator, lsqr
+
     from mlops_kit.data import read_trips
     from mlops_kit.features import TripVectorizer, prepare_trips
     from mlops_kit.training import rmse
-    from scipy.sparse.linalg import LinearOperator, lsqr
 
     categorical, numerical = FEATURE_SETS[feature_set]
     start = time.perf_counter()

@@ -7,6 +7,8 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.feature_extraction import DictVectorizer
+
 from mlops_kit.errors import BadParameterError, KitError, MissingColumnsError
 from mlops_kit.features import (
     TripVectorizer,
@@ -16,7 +18,6 @@ from mlops_kit.features import (
     prepare_features,
     prepare_trips,
 )
-from sklearn.feature_extraction import DictVectorizer
 
 
 def trips(n=200, seed=0, service="lpep", zones=30) -> pd.DataFrame:

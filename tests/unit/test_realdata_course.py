@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.feature_extraction import DictVectorizer
+
 from mlops_kit.features import TripVectorizer, prepare_trips
 from mlops_kit.training import ExactLinearRegression, rmse, train_and_evaluate
-from sklearn.feature_extraction import DictVectorizer
 
 pytestmark = pytest.mark.realdata
 

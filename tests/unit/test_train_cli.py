@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from mlops_kit.cli import build_parser, main
 from mlops_kit.training import load_bundle
 

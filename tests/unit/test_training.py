@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import pickle
 
-import mlops_kit.training as training
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator, lsmr, lsqr
+
+import mlops_kit.training as training
 from mlops_kit.errors import BadParameterError, ModelBundleError
 from mlops_kit.features import TripVectorizer, prepare_trips
 from mlops_kit.training import (
@@ -23,7 +25,6 @@ from mlops_kit.training import (
     sidecar_path,
     train_and_evaluate,
 )
-from scipy.sparse.linalg import LinearOperator, lsmr, lsqr
 
 
 def one_hot_problem(n=300, pu=12, do=9, numerical=1, seed=0, clusters=False):
