@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+
 from mlops_kit.homework import load_cohort
 from mlops_kit.homework.options import parse_option
 from mlops_kit.records import MIME_TYPE

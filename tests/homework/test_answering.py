@@ -1,4 +1,5 @@
 import pytest
+
 from mlops_kit.homework import answer, describe_answer
 from mlops_kit.records import MIME_TYPE
 

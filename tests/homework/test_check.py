@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from mlops_kit.cli import main
 from mlops_kit.homework import check, load_cohort, make_key
 

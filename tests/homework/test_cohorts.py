@@ -2,6 +2,7 @@ import json
 
 import nbformat
 import pytest
+
 from mlops_kit.homework import list_cohorts, load_cohort
 from mlops_kit.homework.cohorts import HomeworkError, UnknownCohortError, cohort_from_dict
 from mlops_kit.runner import notebook_parameters

@@ -1,4 +1,5 @@
 import pytest
+
 from mlops_kit.homework import build_key, load_cohort, load_key
 from mlops_kit.homework.forms import FormError, parse_form_text, read_form
 from mlops_kit.homework.gradebook import Grade, Gradebook, QuestionGrade

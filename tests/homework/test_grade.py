@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
 from mlops_kit.homework import load_cohort
 from mlops_kit.homework.grading import grade
 from mlops_kit.records import read_records
@@ -126,7 +127,7 @@ def _template():
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, practice_key, practice_key_path):
+def graded(tmp_path_factory, practice_key, practice_key_path, _isolated_cache):
     root = tmp_path_factory.mktemp("grading")
     subs, out, canary = root / "submissions", root / "out", root / "canary"
     subs.mkdir()
@@ -138,6 +139,8 @@ def graded(tmp_path_factory, practice_key, practice_key_path):
         "subs": _tree(subs),
         "key": _tree(practice_key_path.parent),
         "canary": _tree(canary),
+        "data cache": _tree(_isolated_cache),
+        "homework": _tree(load_cohort("practice").folder),
     }
     seen = []
     scratch_before = set(Path(tempfile.gettempdir()).glob("mlops-kit-grade-*"))
@@ -158,6 +161,8 @@ def graded(tmp_path_factory, practice_key, practice_key_path):
         "subs": _tree(subs),
         "key": _tree(practice_key_path.parent),
         "canary": _tree(canary),
+        "data cache": _tree(_isolated_cache),
+        "homework": _tree(load_cohort("practice").folder),
     }
     return {
         "scratch": set(Path(tempfile.gettempdir()).glob("mlops-kit-grade-*")) - scratch_before,

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import nbformat
+
 from mlops_kit.runner import run_notebook
 
 from . import builders

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from mlops_kit.homework import build_key, hash_key, load_cohort, load_key
 from mlops_kit.homework.keys import (
     AnswerKeyError,

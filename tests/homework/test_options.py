@@ -1,4 +1,5 @@
 import pytest
+
 from mlops_kit.homework.options import (
     OptionError,
     closest_option,
