@@ -34,9 +34,17 @@ def test_unanswered_and_unknown_cohorts_still_record(capsys):
     assert describe_answer("q1", 3, "no-such-cohort") == "q1: 3 recorded"
 
 
-def test_practice_options_come_from_the_shipped_key():
-    line = describe_answer("q1", 20, "practice")
-    assert "-> option 20 (options:" in line
+def test_practice_options_come_from_the_shipped_key(monkeypatch):
+    from mlops_kit.homework import answering, load_cohort
+    from mlops_kit.homework.keys import shipped_key
+
+    monkeypatch.setattr(answering, "_last_inputs", None)
+    assert "-> option 20 (options:" in describe_answer("q1", 20, "practice")
+    # on the very files the key was made on: shown; on other data: not shown
+    monkeypatch.setattr(answering, "_last_inputs", shipped_key(load_cohort("practice")).inputs)
+    assert "-> option 20" in describe_answer("q1", 20, "practice")
+    monkeypatch.setattr(answering, "_last_inputs", {"synthetic/x.parquet": "0"})
+    assert describe_answer("q1", 20, "practice") == "q1: 20 recorded"
 
 
 def test_answer_refuses_objects_with_no_number():

@@ -35,6 +35,10 @@ def _caller_cohort(depth: int = 2) -> str | None:
     return os.environ.get("MLOPS_KIT_COHORT") or None
 
 
+#: the inputs noted by the last record_inputs() call in this process (None: not called)
+_last_inputs: dict[str, str] | None = None
+
+
 def _options(cohort: str, qid: str) -> tuple[list[str], str] | None:
     """Return ``(options, kind)`` for a question, or None when they cannot be had.
 
@@ -50,7 +54,10 @@ def _options(cohort: str, qid: str) -> tuple[list[str], str] | None:
         if q.options:
             return list(q.options), q.kind
         key = shipped_key(co)
-        if key is not None and qid in key.ids:
+        # generated options belong to the data the key was made on: on other data
+        # (synthetic months, say) they would mislead, so none are shown
+        fits = _last_inputs is None or _last_inputs == key.inputs if key else False
+        if key is not None and qid in key.ids and fits:
             return key.options(qid), q.kind
     except Exception:  # noqa: BLE001 - showing options is a courtesy, recording is the job
         return None
@@ -135,7 +142,9 @@ def record_inputs(*frames: Any) -> dict[str, str]:
 
     Call it once after reading the months, e.g. ``record_inputs(df_train, df_val)``.
     """
+    global _last_inputs
     inputs = input_fingerprints(*frames)
+    _last_inputs = dict(inputs)
     synthetic = any(bool(getattr(df, "attrs", {}).get("synthetic")) for df in frames)
     record(INPUTS_RECORD, inputs, show=False)
     record(SYNTHETIC_RECORD, synthetic, show=False)
