@@ -912,14 +912,53 @@ def _number(data: Mapping, name: str, default: float, grid_path: Path, kind=floa
     return kind(value)
 
 
-def declared_parameters(notebook: str | Path) -> dict[str, Any]:
-    """Return the notebook's declared parameters (name -> description), via the runner."""
-    from .runner import notebook_parameters
+def declared_parameters(notebook: str | Path) -> list[str]:
+    """Return the names a notebook declares in its cell tagged ``parameters``, in order.
 
-    declared = notebook_parameters(notebook)
-    if isinstance(declared, Mapping):
-        return dict(declared)
-    return {str(name): None for name in declared}
+    This reads the cell with :mod:`json` and :mod:`ast` only: importing papermill costs the
+    batch's main process seconds (nbformat's schema machinery) that its workers pay anyway,
+    and each job's values are checked again, types included, by
+    :func:`mlops_kit.runner.validate_parameters` before its kernel starts. Cells that
+    :mod:`ast` cannot parse (IPython magics) fall back to
+    :func:`mlops_kit.runner.notebook_parameters`.
+
+    Raises:
+        GridError: when the notebook is not readable JSON.
+    """
+    import ast
+
+    path = Path(notebook)
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        cells = nb["cells"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise GridError(
+            f"{path} is not a readable Jupyter notebook ({exc}).",
+            "Point 'notebook:' at a valid .ipynb (open it in Jupyter to check).",
+        ) from exc
+    names: list[str] = []
+    for cell in cells:
+        tags = (cell.get("metadata") or {}).get("tags") or []
+        if cell.get("cell_type") != "code" or "parameters" not in tags:
+            continue
+        source = cell.get("source") or ""
+        source = "".join(source) if isinstance(source, list) else source
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            from .runner import notebook_parameters
+
+            return list(notebook_parameters(path))
+        for node in tree.body:
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, ast.AnnAssign)
+                else []
+            )
+            names += [t.id for t in targets if isinstance(t, ast.Name) and t.id not in names]
+    return names
 
 
 def load_grid(path: str | Path, *, check_parameters: bool = True) -> Grid:

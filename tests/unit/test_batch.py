@@ -11,10 +11,13 @@ import concurrent.futures as cf
 import json
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from mlops_kit.batch import (
     BatchError,
     GridError,
@@ -125,6 +128,26 @@ def test_bad_grids_are_refused_with_the_fix(notebook, body, words):
     for word in words:
         assert word in message
     assert "Fix:" in message
+
+
+@pytest.mark.parametrize(
+    "path", [FIXTURE, *sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))]
+)
+def test_declared_names_match_the_runner(path):
+    from mlops_kit.batch import declared_parameters
+    from mlops_kit.runner import notebook_parameters
+
+    assert declared_parameters(path) == list(notebook_parameters(path))
+
+
+def test_reading_a_grid_does_not_import_papermill(notebook):
+    grid_file = write_grid(notebook.parent, "notebook: tiny.ipynb\ngrid: {x: [1, 2]}\n")
+    code = (
+        "import sys; from mlops_kit.batch import load_grid, expand_grid; "
+        f"expand_grid(load_grid({str(grid_file)!r})); print('papermill' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"  # the workers import it; the main process need not
 
 
 def test_missing_notebook_and_bad_yaml(tmp_path):

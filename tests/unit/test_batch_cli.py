@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from mlops_kit.cli import main
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "batch" / "tiny.ipynb"
