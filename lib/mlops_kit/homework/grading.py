@@ -588,7 +588,7 @@ def grade(
             )
             pending[job_key] = (path, sha, started, workdir)
 
-        def finished(job: Job, result: Any) -> None:
+        def finished(job: Job, result: Any) -> Grade:
             path, sha, started, workdir = pending[str(job.key)]
             try:
                 g = grade_run(
@@ -605,6 +605,7 @@ def grade(
                 store(path, g)
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
+            return g
 
         if jobs:
             (out / "executed").mkdir(exist_ok=True)
@@ -661,7 +662,7 @@ class _Relay:
     ``progress`` is False.
     """
 
-    def __init__(self, finished: Callable[[Any, Any], None], progress: bool | None, total: int):
+    def __init__(self, finished: Callable[[Any, Any], Grade], progress: bool | None, total: int):
         from tqdm.auto import tqdm
 
         self.finished = finished
@@ -675,11 +676,11 @@ class _Relay:
         )
 
     def __call__(self, job: Any, result: Any) -> None:
-        self.finished(job, result)
-        status = getattr(result, "status", "?")
+        g = self.finished(job, result)
         self.bar.update(1)
         if self.lines:
-            print(f"graded {job.key}: {status}", file=sys.stderr, flush=True)
+            line = f"{g.status:<16} {g.score:g}/{g.max_score:g}  {Path(g.path).name}"
+            print(line, file=sys.stderr, flush=True)
 
     def close(self) -> None:
         """Close the bar."""
