@@ -588,6 +588,9 @@ def _matplotlib_scratch(folder: Path) -> str:
     return str(folder)
 
 
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
 def _kernel_env(
     env: Mapping[str, str] | None, private: Path, limits: Limits | None = None
 ) -> dict[str, str]:
@@ -598,7 +601,9 @@ def _kernel_env(
     data = data_dir()
     if data is not None:
         kernel_env["MLOPS_KIT_DATA_DIR"] = str(data.resolve())
-    kernel_env["MPLBACKEND"] = "Agg"
+    # Figures must land in the notebook as outputs: the inline backend, whatever the caller
+    # uses (make and the tests export MPLBACKEND=Agg for their own processes).
+    kernel_env["MPLBACKEND"] = INLINE_BACKEND
     kernel_env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
     # IPython's profile folder lives with the sockets, so a run writes nothing in ~.
     kernel_env["IPYTHONDIR"] = str(private / "ipython")
@@ -662,7 +667,8 @@ def run_notebook(
         limits: :class:`Limits` for untrusted notebooks.
         env: extra environment variables for the kernel. The kernel also gets
             ``MLOPS_KIT_CACHE_DIR`` (the caller's cache, so runs in temporary folders
-            share downloads), ``MLOPS_KIT_DATA_DIR`` when set, and ``MPLBACKEND=Agg``.
+            share downloads), ``MLOPS_KIT_DATA_DIR`` when set, and matplotlib's inline backend (figures
+            become outputs even when the caller exports ``MPLBACKEND=Agg``).
         progress: show papermill's cell progress bar (silent when not a terminal).
         coerce_strings: convert string parameters to the declared types (CLI input).
         keep_cwd: keep the temporary working directory (its path is in ``result.cwd``).

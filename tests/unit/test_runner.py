@@ -258,7 +258,9 @@ def test_kernel_gets_cache_dir_and_runs_in_a_fresh_temp_dir_removed_after(
     env = result.records["env"]
     assert env["MLOPS_KIT_CACHE_DIR"] == str(Path(_isolated_cache).resolve())
     assert env["MLOPS_KIT_DATA_DIR"] == str(tmp_path.resolve())
-    assert env["MPLBACKEND"] == "Agg" and env["EXTRA"] == "yes"
+    assert (
+        env["MPLBACKEND"] == "module://matplotlib_inline.backend_inline" and env["EXTRA"] == "yes"
+    )
     kernel_cwd = Path(result.records["cwd"])
     assert kernel_cwd.name.startswith("mlops-kit-run-")
     assert not kernel_cwd.exists()  # removed afterwards
