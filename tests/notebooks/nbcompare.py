@@ -89,3 +89,17 @@ def compare(golden, fresh) -> str:
     if not diff:
         return ""
     return diff_to_string(a, diff, use_color=False)
+
+
+def scrub_timings(nb) -> nbformat.NotebookNode:
+    """Drop per-run timestamps and durations, so a refreshed golden only shows real changes."""
+    nb = copy.deepcopy(nb)
+    for key in ("start_time", "end_time", "duration"):
+        nb.metadata.get("papermill", {}).pop(key, None)
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"  # papermill draws a random id each run
+        cell.metadata.pop("execution", None)
+        for key in ("start_time", "end_time", "duration"):
+            cell.metadata.get("papermill", {}).pop(key, None)
+    return nb

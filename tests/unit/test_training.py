@@ -373,3 +373,23 @@ def test_numerical_column_collinear_with_a_block():
     w, b = min_norm_lstsq(X, y)
     np.testing.assert_allclose(model.coef_, w, atol=1e-8, rtol=0)
     assert model.intercept_ == pytest.approx(b, abs=1e-8)
+
+
+def test_ridge_converges_to_the_closed_form_on_sparse_input():
+    """Ridge on sparse one-hot input must reach (X'X + aI) w = X'y, not stop early."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    n, k = 4000, 300
+    cats = rng.integers(0, k, n)
+    X = sp.csr_matrix((np.ones(n), (np.arange(n), cats)), shape=(n, k))
+    X = sp.hstack([X, sp.csr_matrix(rng.exponential(3, (n, 1)))]).tocsr()
+    y = rng.normal(10, 5, n) + cats * 0.05 + 2 * X[:, -1].toarray().ravel()
+    alpha = 1.0
+    model = make_model("ridge", alpha).fit(X, y)
+    Xd = X.toarray()
+    mu, ym = Xd.mean(axis=0), y.mean()
+    Xc = Xd - mu
+    w = np.linalg.solve(Xc.T @ Xc + alpha * np.eye(Xd.shape[1]), Xc.T @ (y - ym))
+    exact = Xc @ w + ym
+    assert np.max(np.abs(model.predict(X) - exact)) < 1e-6
