@@ -40,7 +40,6 @@ import os
 import re
 import sqlite3
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -1204,15 +1203,10 @@ def results_frame(jobs: Sequence[Job], results: Sequence[Any]) -> pd.DataFrame:
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write through ``write(temp_path)`` in the same folder, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .fileio import atomic_path
+
+    with atomic_path(path) as tmp:
+        write(tmp)
 
 
 def _metric_columns(frame: pd.DataFrame, records: Sequence[str], pattern: str | None) -> list[str]:

@@ -45,6 +45,7 @@ from .errors import (
     MissingColumnsError,
     MonthNotPublishedError,
 )
+from .fileio import atomic_write, publish_mode
 from .schemas import DATETIME_COLUMNS, LOCATION_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -704,23 +705,8 @@ def _fetch_zones(target: Path, timeout=DEFAULT_TIMEOUT) -> Path:
     return target
 
 
-def publish_mode(path: str | os.PathLike) -> None:
-    """Give a finished temp file the usual permissions (mkstemp makes it owner-only)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-
-
 def _atomic_write_bytes(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        publish_mode(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(target, data)
 
 
 # --------------------------------------------------------------------------- info

@@ -10,8 +10,6 @@ others; the return value says how each one ended.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 from .config import repo_root
 from .errors import KitError
+from .fileio import atomic_write
 
 
 @dataclass
@@ -55,14 +54,6 @@ def default_notebooks(root: Path | None = None) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def render_html(executed: Path, target: Path) -> Path:
     """Render an executed notebook to a standalone HTML page (written atomically)."""
     import nbformat
@@ -70,7 +61,7 @@ def render_html(executed: Path, target: Path) -> Path:
 
     nb = nbformat.read(executed, as_version=4)
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    _write_text(target, body)
+    atomic_write(target, body)
     return target
 
 
@@ -207,5 +198,5 @@ def run_all(
                 html=str(page.relative_to(out)) if page else None,
             )
         )
-    _write_text(out / "index.html", index_html(runs))
+    atomic_write(out / "index.html", index_html(runs))
     return runs

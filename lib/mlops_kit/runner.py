@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import functools
 import json
 import logging
 import math
@@ -667,8 +666,8 @@ def run_notebook(
         limits: :class:`Limits` for untrusted notebooks.
         env: extra environment variables for the kernel. The kernel also gets
             ``MLOPS_KIT_CACHE_DIR`` (the caller's cache, so runs in temporary folders
-            share downloads), ``MLOPS_KIT_DATA_DIR`` when set, and matplotlib's inline backend (figures
-            become outputs even when the caller exports ``MPLBACKEND=Agg``).
+            share downloads), ``MLOPS_KIT_DATA_DIR`` when set, and matplotlib's inline
+            backend (figures become outputs even when the caller exports ``MPLBACKEND=Agg``).
         progress: show papermill's cell progress bar (silent when not a terminal).
         coerce_strings: convert string parameters to the declared types (CLI input).
         keep_cwd: keep the temporary working directory (its path is in ``result.cwd``).
@@ -1152,31 +1151,14 @@ def _drop_outputs(nb: Any, index: int | None, cap: int | None) -> None:
     ]
 
 
-@functools.cache
-def _umask() -> int:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
-
-
 def _write_notebook_atomic(nb: Any, path: Path) -> None:
     """Write the executed notebook to a temporary file beside ``path``, then rename it."""
     import nbformat
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            nbformat.write(nb, handle, version=4)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .fileio import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        nbformat.write(nb, handle, version=4)
 
 
 def __getattr__(name: str) -> Any:

@@ -22,13 +22,13 @@ import ipaddress
 import os
 import re
 import shutil
-import tempfile
 import warnings
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import KitError
+from .fileio import atomic_write
 
 DEFAULT_CONFIG = "~/.ssh/config"
 
@@ -247,17 +247,7 @@ def _backup_path(path: Path) -> Path:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data, mode=0o600, fsync=True)
 
 
 def update_host(

@@ -35,12 +35,11 @@ from __future__ import annotations
 import functools
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from . import config
-from .data import Dataset, parse_dataset, publish_mode
+from .data import Dataset, parse_dataset
 from .errors import BadParameterError
 from .schemas import arrow_type, trip_columns
 
@@ -159,16 +158,10 @@ def synthetic_trips(
 def _write_atomic(table, target: Path) -> None:
     import pyarrow.parquet as pq
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    try:
+    from .fileio import atomic_path
+
+    with atomic_path(target, suffix=".part") as tmp:
         pq.write_table(table, tmp, compression="snappy")
-        publish_mode(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 # --------------------------------------------------------------------------- the world

@@ -47,8 +47,6 @@ def register(sub) -> None:
 
 def _write_plot(result, out: str) -> None:
     """Save the chart atomically: a temp file in the same folder, then os.replace."""
-    import os
-    import tempfile
     from pathlib import Path
 
     import matplotlib
@@ -64,15 +62,11 @@ def _write_plot(result, out: str) -> None:
     ax = plot_assessment(result)
     fig = ax.figure
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    from ..fileio import atomic_path
+
     try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format=fmt, dpi=100)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=100)
     finally:
         plt.close(fig)
 

@@ -23,9 +23,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
 import secrets
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,18 +47,9 @@ class AnswerKeyError(HomeworkError):
 
 def write_json_atomic(path: str | Path, obj: Any) -> Path:
     """Write ``obj`` as JSON to ``path`` via a temp file in the same folder + os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(obj, handle, indent=2, sort_keys=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from ..fileio import atomic_write
+
+    return atomic_write(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 def answers_from_records(records: Mapping[str, Any]) -> dict[str, Any]:

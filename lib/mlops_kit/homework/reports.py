@@ -17,9 +17,7 @@ import base64
 import csv
 import html
 import io
-import os
 import re
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,16 +37,9 @@ padding:.6em 1em;border-left:4px solid #e0a800}.muted{color:#666}
 
 
 def _write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from ..fileio import atomic_write
+
+    return atomic_write(path, text)
 
 
 def _page(title: str, body: str) -> str:
