@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from mlops_kit.baselines import (
     baseline_predictions,
     fit_speed,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 import pytest
+
 from mlops_kit import course
 from mlops_kit.course import COMPONENTS, COURSE_MAP, MODULES, PRINCIPLES, STAGES
 from mlops_kit.errors import UnknownParameterError

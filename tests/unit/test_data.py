@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+
 from mlops_kit import data
 from mlops_kit.data import (
     Dataset,

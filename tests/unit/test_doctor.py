@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
 from mlops_kit import doctor
 from mlops_kit.cli import main
 from mlops_kit.doctor import FAIL, OK, WARN, Check

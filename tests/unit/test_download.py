@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pyarrow.parquet as pq
 import pytest
+
 from mlops_kit import data
 from mlops_kit.data import Dataset, fetch
 from mlops_kit.errors import CorruptDataError, DownloadError, MonthNotPublishedError

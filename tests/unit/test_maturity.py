@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from mlops_kit import maturity
 from mlops_kit.cli import main
 from mlops_kit.errors import BadParameterError, KitError, UnknownParameterError

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from mlops_kit.cli import COMMANDS, build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,6 +3,7 @@ import json
 import nbformat
 import numpy as np
 import pytest
+
 from mlops_kit.errors import InvalidNotebookError
 from mlops_kit.records import MIME_TYPE, read_records, record, to_jsonable
 

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
 from mlops_kit.errors import BadParameterError, InvalidNotebookError, UnknownParameterError
 from mlops_kit.runner import (
     STATUSES,
@@ -453,6 +454,7 @@ def test_failure_found_even_when_the_error_output_was_lost():
     from types import SimpleNamespace
 
     import nbformat
+
     from mlops_kit.runner import _failure
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x") for _ in range(3)])

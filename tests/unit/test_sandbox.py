@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from mlops_kit.errors import KitError
 from mlops_kit.runner import Limits, run_notebook
 

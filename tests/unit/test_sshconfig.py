@@ -9,6 +9,7 @@ import stat
 import warnings
 
 import pytest
+
 from mlops_kit import sshconfig
 from mlops_kit.cli import main
 from mlops_kit.sshconfig import KeyPermissionWarning, SshConfigError, update_host

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+
 from mlops_kit.data import Dataset, file_sha256, read_trips
 from mlops_kit.errors import BadParameterError
 from mlops_kit.schemas import UnknownSchemaError, arrow_schema, trip_columns
