@@ -265,8 +265,20 @@ def codes_and_names(series: pd.Series, *, fill: object = None) -> tuple[np.ndarr
     return codes.astype(np.int64), _as_names(uniques)
 
 
-def _categorical(codes: np.ndarray, names: np.ndarray, index: pd.Index) -> pd.Series:
-    cats = pd.Index(list(names), dtype="str")
+def _join(left: np.ndarray, right: np.ndarray, sep: str) -> pd.Index:
+    """``left[i] + sep + right[i]`` for arrays of str, as a string Index (Arrow's kernel:
+    a few milliseconds for the 60,000 routes of a yellow month, a Python loop takes 50)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    joined = pc.binary_join_element_wise(
+        pa.array(left, type=pa.string()), pa.array(right, type=pa.string()), sep
+    )
+    return pd.Index(joined.to_pandas(), dtype="str")
+
+
+def _categorical(codes: np.ndarray, names, index: pd.Index) -> pd.Series:
+    cats = names if isinstance(names, pd.Index) else pd.Index(list(names), dtype="str")
     # codes come from our own factorisation: skip from_codes' range check (two passes)
     values = pd.Categorical.from_codes(codes, categories=cats, validate=False)
     return pd.Series(values, index=index, copy=False)
@@ -306,10 +318,7 @@ def add_pu_do(
     do_codes, do_names = codes_and_names(df[do_col], fill=MISSING_LOCATION)
     key = pu_codes * max(do_names.size, 1) + do_codes
     codes, pairs = _int_codes(key)
-    names = np.array(
-        [f"{pu_names[k // do_names.size]}_{do_names[k % do_names.size]}" for k in pairs.tolist()],
-        dtype=object,
-    )
+    names = _join(pu_names[pairs // do_names.size], do_names[pairs % do_names.size], "_")
     out = df.copy(deep=False)
     series = _categorical(codes, names, df.index)
     out[column] = series if as_category else series.astype("str")
