@@ -634,11 +634,7 @@ def read_trips(
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.choice(table.num_rows, size=int(rows), replace=False))
         table = table.take(keep)
-    # split_blocks: one block per column, so numeric columns without nulls are handed over
-    # without the copy that consolidating them into 2-D blocks costs; self_destruct frees
-    # each Arrow column as soon as it is converted (lower peak memory)
-    df = table.to_pandas(split_blocks=True, self_destruct=True)
-    del table
+    df = table.to_pandas()
     df.attrs.update(
         dataset=ds.id if ds else None,
         path=str(path),
