@@ -242,6 +242,8 @@ def main(argv=None) -> int:
         return 0
     if bool(args.train) != bool(args.val):
         parser.error("pass both --train and --val, or neither")
+    if args.kit_runs < 1:
+        parser.error(f"--kit-runs must be at least 1, got {args.kit_runs}")
     if args.train:
         train, val, origin = args.train, args.val, "real files"
     else:
