@@ -268,8 +268,8 @@ def codes_and_names(series: pd.Series, *, fill: object = None) -> tuple[np.ndarr
 def _join(left: np.ndarray, right: np.ndarray, sep: str) -> pd.Index:
     """Return ``left[i] + sep + right[i]`` for arrays of str, as a string Index.
 
-    Arrow's kernel joins the 60,000 routes of a yellow month in a few milliseconds; a
-    Python loop takes about 50.
+    Arrow's kernel joins the 60,000 routes of a yellow month and builds the Index in about
+    12 ms; an f-string loop plus ``pd.Index(list(...))`` took about 65 ms.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
