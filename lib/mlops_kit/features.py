@@ -28,7 +28,8 @@ It behaves like the course's ``str`` column (``df.PULocationID == "132"``, ``to_
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -132,21 +133,32 @@ def add_duration(
         dropoff = dropoff or found_dropoff
     _require(df, [pickup, dropoff], "needed for the duration")
     out = df.copy(deep=False)
-    times = []
-    for name in (dropoff, pickup):
-        values = out[name].to_numpy()
-        if values.dtype.kind != "M":  # strings or timezone-aware: parse, then UTC
-            parsed = pd.to_datetime(out[name])
-            if parsed.dt.tz is not None:
-                parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-            values = parsed.to_numpy()
-        times.append(values)
-    # timedelta / 1 second, in numpy: ticks / ticks-per-second, the same correctly rounded
-    # division as Python's timedelta.total_seconds(); NaT gives NaN
-    seconds = (times[0] - times[1]) / np.timedelta64(1, "s")
-    seconds /= 60
-    out[column] = pd.Series(seconds, index=out.index, copy=False)
+    minutes = duration_minutes(out[dropoff], out[pickup])
+    out[column] = pd.Series(minutes, index=out.index, copy=False)
     return out
+
+
+def _datetime64(values) -> np.ndarray:
+    """Timestamps as a naive ``datetime64`` array: strings parsed, time zones turned to UTC."""
+    array = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
+    if array.dtype.kind == "M":
+        return array
+    parsed = pd.to_datetime(pd.Series(values, copy=False))
+    if parsed.dt.tz is not None:
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    return parsed.to_numpy()
+
+
+def duration_minutes(dropoff, pickup) -> np.ndarray:
+    """Return ``dropoff - pickup`` in minutes (float64; NaN where a time is missing).
+
+    The arithmetic of :func:`add_duration`, for arrays or Series: timedelta ticks divided by
+    ticks per second (the same correctly rounded division as Python's
+    ``timedelta.total_seconds()``), then by 60.
+    """
+    seconds = (_datetime64(dropoff) - _datetime64(pickup)) / np.timedelta64(1, "s")
+    seconds /= 60
+    return seconds
 
 
 def filter_outliers(
@@ -165,6 +177,17 @@ def filter_outliers(
         BadParameterError: when the bounds are reversed or not numbers.
         MissingColumnsError: when the duration column is missing (call add_duration).
     """
+    low, high = _bounds(min_duration, max_duration)
+    if column not in df.columns:
+        raise MissingColumnsError(
+            f"The trips have no {column!r} column to filter on.",
+            "Call add_duration(df) first (prepare_trips does both).",
+        )
+    duration = df[column]
+    return df[(duration >= low) & (duration <= high)]
+
+
+def _bounds(min_duration, max_duration) -> tuple[float, float]:
     try:
         low, high = float(min_duration), float(max_duration)
     except (TypeError, ValueError):
@@ -178,13 +201,7 @@ def filter_outliers(
             f"min_duration ({min_duration}) is larger than max_duration ({max_duration}).",
             "Swap them: the filter keeps rides with min_duration <= duration <= max_duration.",
         )
-    if column not in df.columns:
-        raise MissingColumnsError(
-            f"The trips have no {column!r} column to filter on.",
-            "Call add_duration(df) first (prepare_trips does both).",
-        )
-    duration = df[column]
-    return df[(duration >= low) & (duration <= high)]
+    return low, high
 
 
 # ---------------------------------------------------------------- categories as strings
@@ -300,6 +317,25 @@ def as_string_category(series: pd.Series, *, as_category: bool = True) -> pd.Ser
     return out if as_category else out.astype("str")
 
 
+def pair_codes(pickup, dropoff) -> tuple[np.ndarray, pd.Index]:
+    """Combine two ``(codes, names)`` pairs into the codes and names of ``"<PU>_<DO>"``.
+
+    Row i's pair is number ``pickup_codes[i] * len(dropoff_names) + dropoff_codes[i]``;
+    those numbers are factorised, and only the distinct pairs (a few tens of thousands,
+    not millions of rows) are joined into strings.
+    """
+    (pu_codes, pu_names), (do_codes, do_names) = pickup, dropoff
+    del pickup, dropoff  # a caller that passes fresh pairs lets them go as soon as used
+    key = pu_codes * max(do_names.size, 1)
+    del pu_codes
+    key += do_codes
+    del do_codes
+    codes, pairs = _int_codes(key)
+    del key
+    names = _join(pu_names[pairs // do_names.size], do_names[pairs % do_names.size], "_")
+    return codes, names
+
+
 def add_pu_do(
     df: pd.DataFrame,
     *,
@@ -317,11 +353,10 @@ def add_pu_do(
         MissingColumnsError: when the location columns are missing.
     """
     pu_col, do_col = find_location_columns(df)
-    pu_codes, pu_names = codes_and_names(df[pu_col], fill=MISSING_LOCATION)
-    do_codes, do_names = codes_and_names(df[do_col], fill=MISSING_LOCATION)
-    key = pu_codes * max(do_names.size, 1) + do_codes
-    codes, pairs = _int_codes(key)
-    names = _join(pu_names[pairs // do_names.size], do_names[pairs % do_names.size], "_")
+    codes, names = pair_codes(
+        codes_and_names(df[pu_col], fill=MISSING_LOCATION),
+        codes_and_names(df[do_col], fill=MISSING_LOCATION),
+    )
     out = df.copy(deep=False)
     series = _categorical(codes, names, df.index)
     out[column] = series if as_category else series.astype("str")
@@ -398,6 +433,219 @@ def prepare_features(
     return out
 
 
+# ------------------------------------------------------------ the same, a batch at a time
+
+
+@dataclass
+class PreparedTrips:
+    """A month prepared for the model, as arrays: what :func:`prepare_batches` returns.
+
+    The columnar twin of :func:`prepare_trips`' DataFrame, holding only what the model
+    uses; ``TripVectorizer.fit_transform_arrays`` takes it. Row i of every array is the
+    same ride.
+
+    Attributes:
+        duration: minutes (float64) of the rides kept by the filter.
+        categories: column -> ``(codes, names)``: ``names[codes[i]]`` is row i's category
+            as a string (missing location IDs are ``"-1"``), ``PU_DO`` included when asked.
+        numbers: column -> float64 values.
+        raw_rows: rows before the filter.
+    """
+
+    duration: np.ndarray
+    categories: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    numbers: dict[str, np.ndarray] = field(default_factory=dict)
+    raw_rows: int = 0
+
+    def __len__(self) -> int:
+        return int(self.duration.size)
+
+
+def _arrow_values(array):
+    """An Arrow array as numpy (no copy for numbers without nulls), else as pandas reads it."""
+    import pyarrow as pa
+
+    kind = array.type
+    if (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or (pa.types.is_timestamp(kind) and kind.tz is None)
+    ):
+        return array.to_numpy(zero_copy_only=False)
+    return array.to_pandas()  # strings, time zones, dictionaries: the DataFrame's own values
+
+
+class _Column:
+    """The kept rows of one column, written batch by batch into one preallocated array.
+
+    ``np.empty`` of the month's row count costs no memory until written, so the 3% of rows
+    the filter drops are never touched, and no list of pieces is concatenated at the end.
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity, self.size, self.values = capacity, 0, None
+
+    def add(self, piece: np.ndarray) -> None:
+        if self.values is None:
+            self.values = np.empty(self.capacity, dtype=piece.dtype)
+        elif piece.dtype != self.values.dtype:  # e.g. an int column whose batch has nulls
+            self.values = self.values.astype(np.result_type(self.values.dtype, piece.dtype))
+        self.values[self.size : self.size + piece.size] = piece
+        self.size += piece.size
+
+    def result(self, dtype=None) -> np.ndarray:
+        values = self.values if self.values is not None else np.empty(0, dtype=dtype or float)
+        return values[: self.size]
+
+
+class _Pairs:
+    """The pickup and dropoff IDs of the kept rows as one number each: ``PU * 1024 + DO``.
+
+    When ``PU_DO`` is the only use of the location IDs, one int64 per row replaces two,
+    and one factorisation replaces three. Pairs sort as ``(PU, DO)`` either way, so the
+    codes and names equal those of :func:`pair_codes`. A batch with an ID outside
+    ``0..1023`` (or missing) splits the numbers back into two columns, and the month goes
+    the general way.
+    """
+
+    BASE = 1024
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.key: _Column | None = _Column(capacity)
+        self.columns: tuple[_Column, _Column] | None = None
+
+    def _small(self, values: np.ndarray) -> bool:
+        return values.dtype.kind in "iu" and (
+            values.size == 0 or (values.min() >= 0 and values.max() < self.BASE)
+        )
+
+    def add(self, pickup: np.ndarray, dropoff: np.ndarray) -> None:
+        if self.key is not None and self._small(pickup) and self._small(dropoff):
+            key = pickup.astype(np.int64) * self.BASE
+            key += dropoff
+            self.key.add(key)
+            return
+        if self.key is not None:  # back to two columns, for good
+            key = self.key.result(np.int64)
+            self.columns = (_Column(self.capacity), _Column(self.capacity))
+            self.columns[0].add(key // self.BASE)
+            self.columns[1].add(key % self.BASE)
+            self.key = None
+        self.columns[0].add(pickup)
+        self.columns[1].add(dropoff)
+
+    def codes(self, series) -> tuple[np.ndarray, np.ndarray]:
+        """``PU_DO``'s ``(codes, names)``; ``series(column)`` wraps a split column."""
+        if self.key is None:
+            pickup, dropoff = self.columns
+            self.columns = None
+            codes, names = pair_codes(
+                codes_and_names(series(pickup), fill=MISSING_LOCATION),
+                codes_and_names(series(dropoff), fill=MISSING_LOCATION),
+            )
+            return codes, _as_names(names)
+        codes, pairs = _int_codes(self.key.result(np.int64))
+        self.key = None
+        names = _join(_as_names(pairs // self.BASE), _as_names(pairs % self.BASE), "_")
+        return codes, _as_names(names)
+
+
+def prepare_batches(
+    batches,
+    *,
+    categorical: Sequence[str] = DEFAULT_CATEGORICAL,
+    numerical: Sequence[str] = DEFAULT_NUMERICAL,
+    min_duration: float = 1,
+    max_duration: float = 60,
+) -> PreparedTrips:
+    """Prepare a month read in record batches: :func:`prepare_trips` without a DataFrame.
+
+    Each batch gets its duration and filter at once, and only the kept values of the
+    columns the model uses are copied out, so the month is never held whole: about a
+    third of the memory of reading the table, converting it to pandas and preparing the
+    frame. Categories are then coded with the same functions the DataFrame path uses, so
+    the result is the same data (the tests prove it row for row).
+
+    Args:
+        batches: a :class:`mlops_kit.data.TripBatches` (``schema``, ``num_rows``, and
+            iterable over ``pyarrow.RecordBatch``).
+        categorical: one-hot columns; ``"PU_DO"`` is built from the location IDs.
+        numerical: numerical columns.
+        min_duration: shortest ride kept, minutes (inclusive).
+        max_duration: longest ride kept, minutes (inclusive).
+
+    Raises:
+        MissingColumnsError: a needed column is not in the batches.
+        BadParameterError: reversed bounds, or a numerical column that holds no numbers.
+    """
+    categorical = [categorical] if isinstance(categorical, str) else list(categorical)
+    numerical = [numerical] if isinstance(numerical, str) else list(numerical)
+    low, high = _bounds(min_duration, max_duration)
+    header = pd.DataFrame(columns=list(batches.schema.names))
+    pickup, dropoff = find_datetime_columns(header)
+    _require(
+        header,
+        [c for c in categorical + numerical if c not in (PU_DO, DURATION)],
+        "the features need",
+    )
+    locations = list(find_location_columns(header)) if PU_DO in categorical else []
+    others = [c for c in categorical if c != PU_DO] + numerical
+    pairs = _Pairs(batches.num_rows) if locations and not set(locations) & set(others) else None
+    wanted = others + ([] if pairs else locations)
+    wanted = [c for c in dict.fromkeys(wanted) if c != DURATION]
+    kept = {name: _Column(batches.num_rows) for name in [DURATION, *wanted]}
+    raw_rows = 0
+
+    def values_of(batch, name):
+        values = _arrow_values(batch.column(batch.schema.names.index(name)))
+        return values.to_numpy() if isinstance(values, pd.Series) else values
+
+    for batch in batches:
+        names = batch.schema.names
+        minutes = duration_minutes(
+            _arrow_values(batch.column(names.index(dropoff))),
+            _arrow_values(batch.column(names.index(pickup))),
+        )
+        keep = (minutes >= low) & (minutes <= high)
+        raw_rows += batch.num_rows
+        kept[DURATION].add(minutes[keep])
+        for name in wanted:
+            kept[name].add(values_of(batch, name)[keep])
+        if pairs:
+            pairs.add(*(values_of(batch, name)[keep] for name in locations))
+    duration = kept.pop(DURATION).result(np.float64)
+    index = pd.RangeIndex(duration.size)
+
+    def series(name):  # each column is let go once coded: the next one reuses its memory
+        if isinstance(name, _Column):
+            return pd.Series(name.result(), index=index, copy=False)
+        return pd.Series(kept.pop(name).result(), index=index, name=name, copy=False)
+
+    numbers = {}
+    for name in numerical:
+        column = series(name)
+        TripVectorizer._check_numeric(column.to_frame(), name)
+        numbers[name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    categories = {
+        name: codes_and_names(series(name), fill=MISSING_LOCATION)
+        for name in categorical
+        if name != PU_DO
+    }
+    if pairs:
+        categories[PU_DO] = pairs.codes(series)
+    elif PU_DO in categorical:
+        codes, names = pair_codes(
+            *(
+                categories.get(c) or codes_and_names(series(c), fill=MISSING_LOCATION)
+                for c in locations
+            )
+        )
+        categories[PU_DO] = (codes, _as_names(names))
+    categories = {name: categories[name] for name in categorical}
+    return PreparedTrips(duration, categories, numbers, raw_rows)
+
+
 # ---------------------------------------------------------------------- the vectoriser
 
 
@@ -466,8 +714,12 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         return X
 
     def _category_codes(self, X: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
-        codes, names = codes_and_names(X[column])
-        if (codes < 0).any():
+        return self._present(column, *codes_and_names(X[column]))
+
+    @staticmethod
+    def _present(column: str, codes: np.ndarray, names: np.ndarray):
+        """Check a column's ``(codes, names)`` and drop the names no row uses."""
+        if codes.size and codes.min() < 0:
             raise BadParameterError(
                 f"The categorical column {column!r} has missing values; DictVectorizer would "
                 "turn them into a numerical NaN feature.",
@@ -506,11 +758,16 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         X = self._check_frame(X, categorical + numerical)
         for column in numerical:
             self._check_numeric(X, column)
+        return self._fit_codes({c: self._category_codes(X, c) for c in categorical})
+
+    def _fit_codes(self, codes: Mapping[str, tuple[np.ndarray, np.ndarray]]):
+        """Learn the feature names from each categorical column's ``(codes, names)``."""
+        categorical, numerical = self._columns()
         seen: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         parts = [np.array(numerical, dtype=str)]
         for column in categorical:
-            codes, cats = self._category_codes(X, column)
-            seen[column] = (codes, cats)
+            codes_, cats = codes[column]
+            seen[column] = (codes_, cats)
             parts.append(np.char.add(f"{column}=", cats.astype(str)))
         # DictVectorizer sorts all names together (code-point order, as numpy sorts str)
         names = np.concatenate(parts)
@@ -567,49 +824,123 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         return self._transform(X, seen)
 
     def _transform(self, X: pd.DataFrame, seen):
+        categorical, numerical = self._columns()
+        X = self._check_frame(X, categorical + numerical)
+        if seen is None:
+            seen = {c: self._fitted_columns(c, *self._category_codes(X, c)) for c in categorical}
+        return self._assemble(len(X), seen, {c: self._numbers(X, c) for c in numerical})
+
+    # -- the same from arrays (what train_and_evaluate uses on a month read in batches)
+    def _check_arrays(self, trips: PreparedTrips):
+        categorical, numerical = self._columns()
+        missing = [c for c in categorical if c not in trips.categories]
+        missing += [c for c in numerical if c not in trips.numbers]
+        if missing:
+            raise MissingColumnsError(
+                f"The prepared trips lack the column(s) {', '.join(missing)} the vectoriser "
+                "was asked to use.",
+                "Prepare them with the same categorical and numerical lists "
+                "(prepare_batches(..., categorical=..., numerical=...)).",
+            )
+        codes = {c: self._present(c, *trips.categories[c]) for c in categorical}
+        return codes, {c: trips.numbers[c] for c in numerical}
+
+    def fit_transform_arrays(self, trips: PreparedTrips):
+        """``fit_transform`` for a month prepared by :func:`prepare_batches`.
+
+        The same names and matrix as ``fit_transform`` on the equivalent DataFrame: both
+        go through the same code once the categories are ``(codes, names)`` pairs.
+        """
+        codes, numbers = self._check_arrays(trips)
+        return self._assemble(len(trips), self._fit_codes(codes), numbers)
+
+    def transform_arrays(self, trips: PreparedTrips):
+        """``transform`` for a month prepared by :func:`prepare_batches`."""
+        self._check_fitted()
+        codes, numbers = self._check_arrays(trips)
+        seen = {c: self._fitted_columns(c, *pair) for c, pair in codes.items()}
+        return self._assemble(len(trips), seen, numbers)
+
+    def _slots(self, n: int, seen, numbers: Mapping[str, np.ndarray]):
+        """``(blocks, numeric)`` of the matrix ``_assemble`` would build, without building it.
+
+        What ``mlops_kit.training._regular_slots`` reads back from the matrix, in the same
+        order: per-row column indices (the matrix's index dtype) of each one-hot block,
+        and ``(column, values)`` for the slots that hold one column on every row
+        (numerical columns, and a category column with a single category, whose values
+        are ones). A linear model fitted from these never needs the training matrix and
+        its 84 MB (3 million rows).
+        Only for ``seen`` from fitting, where every row has every slot.
+        """
+        categorical, numerical = self._columns()
+        itype = _index_dtype(n, len(categorical) + len(numerical), len(self.feature_names_))
+        slots = []  # (first column, per-row columns or None, column, values)
+        for column in categorical:
+            codes, columns_of_cat = seen[column]
+            cols = columns_of_cat.astype(itype)[codes]
+            first, last = int(cols.min()), int(cols.max())
+            if first == last:
+                slots.append((first, None, first, np.ones(n)))
+            else:
+                slots.append((int(self._category_index[column].min()), cols, None, None))
+        for column in numerical:
+            index = self._numerical_index[column]
+            values = np.asarray(numbers[column], dtype=np.float64)
+            slots.append((index, None, index, values))
+        slots.sort(key=lambda slot: slot[0])
+        blocks = [cols for _, cols, _, _ in slots if cols is not None]
+        numeric = [(index, values) for _, cols, index, values in slots if cols is None]
+        return blocks, numeric
+
+    def _fitted_columns(self, column: str, codes: np.ndarray, cats: np.ndarray):
+        """``(codes, column of each code)``: categories -> fitted columns (-1: unseen)."""
+        fitted = self.categories_[column]
+        lookup = pd.Index(fitted, dtype=object).get_indexer(pd.Index(cats, dtype=object))
+        return codes, np.where(lookup >= 0, self._category_index[column][lookup], -1)
+
+    def _assemble(self, n: int, seen, numbers: Mapping[str, np.ndarray]):
+        """The CSR matrix: one entry per row and column, unseen categories left out."""
         import scipy.sparse as sp
 
         categorical, numerical = self._columns()
-        X = self._check_frame(X, categorical + numerical)
-        n = len(X)
         n_features = len(self.feature_names_)
         k = len(categorical) + len(numerical)
-        # 32-bit indices (what Lasso needs) unless the matrix is too large for them
-        itype = np.int32 if max(n * k, n_features) < 2**31 else np.int64
-        blocks: list[tuple[int, np.ndarray | int, np.ndarray | None]] = []  # (first, cols, values)
+        itype = _index_dtype(n, k, n_features)
+        blocks = []  # (first column, last column, per-row columns, values or None)
+        unseen = None  # per-row count of categories unseen at fit
         for column in categorical:
-            fitted = self.categories_[column]
-            if seen is not None:
-                codes, columns_of_cat = seen[column]
-            else:
-                codes, cats = self._category_codes(X, column)
-                # map this frame's categories to fitted columns (-1: unseen at fit)
-                lookup = pd.Index(fitted, dtype=object).get_indexer(pd.Index(cats, dtype=object))
-                columns_of_cat = np.where(lookup >= 0, self._category_index[column][lookup], -1)
+            codes, columns_of_cat = seen[column]
             cols = columns_of_cat.astype(itype)[codes] if n else np.zeros(0, dtype=itype)
-            first = int(self._category_index[column].min()) if fitted.size else 0
-            blocks.append((first, cols, None))
+            fitted = self._category_index[column]
+            span = (int(fitted.min()), int(fitted.max())) if fitted.size else (0, -1)
+            blocks.append((*span, cols, None))
+            missing = columns_of_cat < 0
+            if missing.any():
+                row_missing = missing[codes].view(np.int8)
+                unseen = row_missing.copy() if unseen is None else unseen + row_missing
         for column in numerical:
             index = self._numerical_index[column]
-            blocks.append((index, index, self._numbers(X, column)))
+            blocks.append((index, index, index, numbers[column]))
         blocks.sort(key=lambda b: b[0])
         indices = np.empty((n, k), dtype=itype)
-        data = np.ones((n, k), dtype=np.float64)
-        for j, (_, cols, values) in enumerate(blocks):
+        data = np.empty((n, k), dtype=np.float64)
+        for j, (_, _, cols, values) in enumerate(blocks):
             indices[:, j] = cols
-            if values is not None:
-                data[:, j] = values
-        valid = indices >= 0
-        if valid.all():
+            data[:, j] = 1.0 if values is None else values
+        indices, data = indices.reshape(-1), data.reshape(-1)
+        if unseen is None:
             indptr = np.arange(0, n * k + 1, k, dtype=itype)
-            indices, data = indices.ravel(), data.ravel()
-        else:
-            indptr = np.zeros(n + 1, dtype=itype)
-            np.cumsum(valid.sum(axis=1), out=indptr[1:])
-            indices, data = indices[valid], data[valid]
-        del valid
+        else:  # drop the unseen entries; a row's count is k minus its unseen ones
+            indptr = np.empty(n + 1, dtype=itype)
+            indptr[0] = 0
+            np.cumsum(k - unseen.astype(itype), out=indptr[1:])
+            keep = indices >= 0
+            indices, data = indices[keep], data[keep]
         matrix = sp.csr_matrix((data, indices, indptr), shape=(n, n_features), copy=False)
-        if not matrix.has_sorted_indices:
+        # blocks whose column ranges follow one another give sorted rows by construction
+        if all(a[1] < b[0] for a, b in zip(blocks[:-1], blocks[1:], strict=True)):
+            matrix.has_sorted_indices = True
+        elif not matrix.has_sorted_indices:
             matrix.sort_indices()
         return _sparse_interface(matrix)
 
@@ -619,6 +950,11 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         tags.input_tags.dict = False
         tags.input_tags.string = True
         return tags
+
+
+def _index_dtype(n: int, k: int, n_features: int):
+    """32-bit sparse indices (what Lasso needs) unless the matrix is too large for them."""
+    return np.int32 if max(n * k, n_features) < 2**31 else np.int64
 
 
 def _sparse_interface(matrix):

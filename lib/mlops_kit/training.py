@@ -105,6 +105,17 @@ def _project_out(w: np.ndarray, Z: np.ndarray) -> np.ndarray:
     return w - q @ (q.T @ w)
 
 
+def _rows_of_length(indptr: np.ndarray, k: int, chunk: int = 1 << 20) -> bool:
+    """True when every row has ``k`` entries (``indptr == 0, k, 2k, ...``), checked in chunks."""
+    if indptr[0] != 0:
+        return False
+    for first in range(0, indptr.size - 1, chunk):
+        part = indptr[first : first + chunk + 1]
+        if not np.all(np.diff(part) == k):
+            return False
+    return True
+
+
 def _regular_slots(X):
     """Read a CSR matrix as "k entries per row": one-hot blocks and numerical columns.
 
@@ -119,7 +130,7 @@ def _regular_slots(X):
     if n == 0 or X.nnz % n:
         return None
     k = X.nnz // n
-    if k == 0 or not np.array_equal(X.indptr, np.arange(0, X.nnz + 1, k)):
+    if k == 0 or not _rows_of_length(X.indptr, k):
         return None
     indices = X.indices.reshape(n, k)
     data = X.data.reshape(n, k)
@@ -140,7 +151,7 @@ def _regular_slots(X):
         if (owner[present] != -1).any():
             return None
         owner[present] = t
-        blocks.append(cols.astype(np.int64))
+        blocks.append(np.ascontiguousarray(cols))  # the matrix's index dtype, int32 mostly
     return blocks, numeric
 
 
@@ -154,6 +165,10 @@ def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
     block's coefficients as group means of the residual, then remove the null-space
     components (the all-ones direction of the block, plus any direction ``S`` is singular
     in) to get the minimum-norm solution of the centred problem.
+
+    ``blocks`` is consumed (its arrays are dropped once coded) and per-row arrays are
+    updated in place where the arithmetic allows: on a 3-million-row month each array
+    is 24 MB, and every one alive at once raises the peak memory.
     """
     n = y.size
     presents = [np.flatnonzero(np.bincount(cols, minlength=p)) for cols in blocks]
@@ -162,6 +177,7 @@ def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
     c_cols = presents[main]
     lookup[c_cols] = np.arange(c_cols.size)
     g = lookup[blocks[main]]
+    blocks[main] = None
     q = c_cols.size
     counts = np.bincount(g, minlength=q).astype(np.float64)
 
@@ -175,15 +191,20 @@ def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
         lookup_i = np.full(p, -1, dtype=np.int64)
         lookup_i[presents[i]] = np.arange(presents[i].size)
         codes = lookup_i[cols]
+        blocks[i] = None
         others.append((presents[i], codes, np.bincount(codes).astype(np.float64)))
     num_cols = np.array([c for c, _ in numeric], dtype=np.int64)
-    N = np.column_stack([v for _, v in numeric]) if numeric else np.zeros((n, 0))
+    if len(numeric) == 1:  # a view, not a copy
+        N = numeric[0][1].reshape(n, 1)
+    else:
+        N = np.column_stack([v for _, v in numeric]) if numeric else np.zeros((n, 0))
     N_means = np.zeros((q, N.shape[1]))  # group means of the numerical columns
     N_within = N.copy()
     for j in range(N.shape[1]):
         N_means[:, j] = group_mean(N[:, j])
         N_within[:, j] -= N_means[g, j]
-    y_within = y - group_mean(y)[g]
+    y_within = group_mean(y)[g]
+    np.subtract(y, y_within, out=y_within)
 
     sizes_r = [o[0].size for o in others] + [N.shape[1]]
     r = int(sum(sizes_r))
@@ -197,7 +218,10 @@ def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
     for cols_i, codes_i, _ in others:
         qi = cols_i.size
         if q * qi <= 50_000_000:
-            A = np.bincount(g * qi + codes_i, minlength=q * qi).reshape(q, qi).astype(float)
+            key = g * qi
+            key += codes_i
+            A = np.bincount(key, minlength=q * qi).reshape(q, qi).astype(float)
+            del key
         else:  # pragma: no cover - two huge blocks: sparse crosstab
             import scipy.sparse as sp
 
@@ -236,14 +260,21 @@ def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
     theta, null_r = _psd_solve(S, rhs, norms, rtol)
 
     def rows_of(v):  # R @ v, per row
-        out = N @ v[offsets[-2] :] if N.shape[1] else np.zeros(n)
+        out = N @ v[offsets[-2] :] if N.shape[1] else None
         for i, (_, codes_i, _) in enumerate(others):
-            out = out + v[offsets[i] : offsets[i + 1]][codes_i]
-        return out
+            part = v[offsets[i] : offsets[i + 1]][codes_i]
+            if out is None:
+                out = part
+            else:
+                out += part
+        return np.zeros(n) if out is None else out
 
     r_cols = np.concatenate([o[0] for o in others] + [num_cols]).astype(np.int64)
     w = np.zeros(p)
-    w[c_cols] = group_mean(y - rows_of(theta))
+    residual = rows_of(theta)
+    np.subtract(y, residual, out=residual)
+    w[c_cols] = group_mean(residual)
+    del residual
     w[r_cols] = theta
     null_vectors = []
     if fit_intercept:
@@ -369,27 +400,46 @@ class ExactLinearRegression(RegressorMixin, BaseEstimator):
                 f"X has {n} rows but y has {y.size} values.",
                 "Pass one target value per row of X (and at least one row).",
             )
-        solution = None
         if sp.issparse(X):
             X = X.tocsr()
             if not X.has_sorted_indices:
                 X = X.copy()
                 X.sort_indices()
             slots = _regular_slots(X)
-            if slots is not None and slots[0]:
-                solution = _solve_blocks(*slots, y, p, self.fit_intercept, self.rtol)
-                self.solver_ = "blocks"
-        if solution is None:
-            if n * p <= DENSE_CELLS:
-                solution, self.solver_ = _solve_lstsq(X, y, self.fit_intercept), "lstsq"
-            elif p <= GRAM_LIMIT:
-                solution, self.solver_ = _solve_gram(X, y, self.fit_intercept, self.rtol), "gram"
-            else:
-                log.warning("ExactLinearRegression: %d columns, no block structure: lsqr", p)
-                solution, self.solver_ = _solve_lsqr(X, y, self.fit_intercept), "lsqr"
+            if slots is not None and self.fit_slots(*slots, y, p):
+                return self
+        if n * p <= DENSE_CELLS:
+            solution, self.solver_ = _solve_lstsq(X, y, self.fit_intercept), "lstsq"
+        elif p <= GRAM_LIMIT:
+            solution, self.solver_ = _solve_gram(X, y, self.fit_intercept, self.rtol), "gram"
+        else:
+            log.warning("ExactLinearRegression: %d columns, no block structure: lsqr", p)
+            solution, self.solver_ = _solve_lsqr(X, y, self.fit_intercept), "lsqr"
         self.coef_, self.intercept_ = solution
         self.n_features_in_ = p
         return self
+
+    def fit_slots(self, blocks, numeric, y, n_features: int) -> bool:
+        """Fit from the matrix's slots, without the matrix; return False when it cannot.
+
+        ``blocks`` are per-row column indices of the one-hot blocks and ``numeric`` the
+        ``(column, values)`` of the other columns, in column order: what
+        ``_regular_slots`` reads from a vectorised matrix, and what
+        ``TripVectorizer.slots_arrays`` gives from the prepared columns before any
+        matrix exists. ``fit(X, y)`` goes through here, so both give the same
+        coefficients. ``blocks`` is consumed. False (nothing fitted) when there is no
+        one-hot block or the dense remainder is too large; then call ``fit(X, y)``.
+        """
+        y = np.asarray(y, dtype=np.float64).ravel()
+        if not blocks or y.size == 0:
+            return False
+        solution = _solve_blocks(blocks, numeric, y, n_features, self.fit_intercept, self.rtol)
+        if solution is None:
+            return False
+        self.coef_, self.intercept_ = solution
+        self.solver_ = "blocks"
+        self.n_features_in_ = n_features
+        return True
 
     def predict(self, X) -> np.ndarray:
         """Return ``X @ coef_ + intercept_``."""
@@ -541,39 +591,151 @@ def _needed_columns(source_columns: Sequence[str], categorical, numerical) -> li
     return list(dict.fromkeys(wanted))
 
 
-def load_trips(trips, categorical, numerical, *, source: str = "auto", rows=None, seed: int = 42):
-    """Return ``(DataFrame, dataset info)`` for a dataset id, a parquet path or a DataFrame.
+def _info(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": attrs.get("dataset"),
+        "path": attrs.get("path"),
+        "synthetic": bool(attrs.get("synthetic", False)),
+        "origin": attrs.get("origin"),
+    }
 
-    Only the columns the features need are read: parquet stores columns apart, so reading
-    4 of 20 columns of a 3-million-row month takes a tenth of a second.
+
+def open_trips(trips, categorical, numerical, *, source: str = "auto", rows=None, seed: int = 42):
+    """Return ``(trips, dataset info)``: a DataFrame as given, else the file opened in batches.
+
+    ``trips`` is a dataset id, a parquet path or a DataFrame. A file is opened with
+    :func:`mlops_kit.data.read_trip_batches` for only the columns the features need:
+    parquet stores columns apart, so 5 of 19 columns of a 3-million-row month read in a
+    fraction of a second.
     """
     import pandas as pd
 
-    from .data import _looks_like_path, parse_dataset, read_trips, validate_parquet
+    from .data import _looks_like_path, parse_dataset, read_trip_batches, validate_parquet
 
     if isinstance(trips, pd.DataFrame):
-        info = {
-            "id": trips.attrs.get("dataset"),
-            "path": trips.attrs.get("path"),
-            "synthetic": bool(trips.attrs.get("synthetic", False)),
-        }
-        return trips, info
+        return trips, _info(trips.attrs)
     if _looks_like_path(trips):
         names = validate_parquet(Path(trips)).schema_arrow.names
-        columns = _needed_columns(names, categorical, numerical)
-        df = read_trips(trips, columns, source=source, rows=rows, seed=seed)
+        source_of = trips
     else:
         ds = parse_dataset(trips)
         names = [ds.pickup_column, ds.dropoff_column, *ds.location_columns]
-        columns = _needed_columns(names, categorical, numerical)
-        df = read_trips(ds, columns, source=source, rows=rows, seed=seed)
-    info = {
-        "id": df.attrs.get("dataset"),
-        "path": df.attrs.get("path"),
-        "synthetic": bool(df.attrs.get("synthetic", False)),
-        "origin": df.attrs.get("origin"),
-    }
-    return df, info
+        source_of = ds
+    columns = _needed_columns(names, categorical, numerical)
+    batches = read_trip_batches(source_of, columns, source=source, rows=rows, seed=seed)
+    return batches, _info(batches.attrs)
+
+
+class _TimedBatches:
+    """Batches that count the seconds spent reading them (the rest is preparing)."""
+
+    def __init__(self, batches):
+        self.schema, self.num_rows, self._batches = batches.schema, batches.num_rows, batches
+        self.seconds = 0.0
+
+    def __iter__(self):
+        iterator = iter(self._batches)
+        while True:
+            start = time.perf_counter()
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                self.seconds += time.perf_counter() - start
+                return
+            self.seconds += time.perf_counter() - start
+            yield batch
+
+
+def _prepare_timed(batches, categorical, numerical, min_duration, max_duration):
+    """prepare_batches, and the seconds of it spent reading the batches."""
+    from .features import prepare_batches
+
+    timed = _TimedBatches(batches)
+    month = prepare_batches(
+        timed,
+        categorical=categorical,
+        numerical=numerical,
+        min_duration=min_duration,
+        max_duration=max_duration,
+    )
+    return month, timed.seconds
+
+
+def _frame_as_arrays(df, categorical, numerical, min_duration, max_duration):
+    """The DataFrame path of :func:`train_and_evaluate`: prepare_trips, then its columns."""
+    from .features import (
+        DURATION,
+        PU_DO,
+        PreparedTrips,
+        TripVectorizer,
+        add_duration,
+        codes_and_names,
+        filter_outliers,
+        find_location_columns,
+        prepare_features,
+    )
+
+    df = add_duration(df)
+    keep = [c for c in categorical if c != PU_DO] + numerical + [DURATION]
+    if PU_DO in categorical:
+        keep += [c for c in find_location_columns(df) if c not in keep]
+    raw_rows = len(df)
+    df = filter_outliers(df[list(dict.fromkeys(keep))], min_duration, max_duration)
+    df = prepare_features(df, categorical=categorical)
+    vectorizer = TripVectorizer(categorical, numerical)
+    TripVectorizer._check_frame(df, categorical + numerical)
+    numbers = {c: vectorizer._numbers(df, c) for c in numerical}
+    categories = {c: codes_and_names(df[c]) for c in categorical}
+    duration = df[DURATION].to_numpy(dtype=np.float64)
+    return PreparedTrips(duration, categories, numbers, raw_rows)
+
+
+#: rows per matrix when predicting a month piece by piece
+PREDICT_ROWS = 1 << 19
+
+
+def _fit_month(vectorizer, estimator, month, lap) -> np.ndarray:
+    """Fit the vectoriser and the model on the training month; return its predictions.
+
+    The exact linear regression is fitted from the vectoriser's slots (the per-row
+    columns), so the training matrix is never built whole: predictions come from it
+    :data:`PREDICT_ROWS` rows at a time (a row's prediction depends on that row only, so
+    they are the numbers ``model.predict(X)`` gives). Other models fit on the matrix.
+    """
+    codes, numbers = vectorizer._check_arrays(month)
+    seen = vectorizer._fit_codes(codes)
+    del codes
+    lap("vectorize")
+    if isinstance(estimator, ExactLinearRegression) and estimator.fit_slots(
+        *vectorizer._slots(len(month), seen, numbers),
+        month.duration,
+        len(vectorizer.feature_names_),
+    ):
+        lap("fit")
+        return _predict_rows(vectorizer, estimator, len(month), seen, numbers)
+    X = vectorizer._assemble(len(month), seen, numbers)
+    lap("vectorize")
+    estimator.fit(X, month.duration)
+    lap("fit")
+    return np.asarray(estimator.predict(X), dtype=np.float64)
+
+
+def _predict_month(vectorizer, estimator, month) -> np.ndarray:
+    """Predict a prepared month with a fitted vectoriser and model, in pieces of rows."""
+    codes, numbers = vectorizer._check_arrays(month)
+    seen = {c: vectorizer._fitted_columns(c, *pair) for c, pair in codes.items()}
+    return _predict_rows(vectorizer, estimator, len(month), seen, numbers)
+
+
+def _predict_rows(vectorizer, estimator, n, seen, numbers, rows=None) -> np.ndarray:
+    rows = rows or PREDICT_ROWS
+    out = np.empty(n, dtype=np.float64)
+    for first in range(0, n, rows):
+        last = min(n, first + rows)
+        part = {c: (codes[first:last], columns) for c, (codes, columns) in seen.items()}
+        X = vectorizer._assemble(last - first, part, {c: v[first:last] for c, v in numbers.items()})
+        out[first:last] = np.asarray(estimator.predict(X), dtype=np.float64).ravel()
+    return out
 
 
 def _release_arrow_memory() -> None:
@@ -602,10 +764,14 @@ def train_and_evaluate(
 ) -> TrainResult:
     """Train on one month, score on another: the course's whole notebook in one call.
 
-    Reads the two months (only the needed columns), prepares them
-    (:func:`~mlops_kit.features.prepare_trips`), fits the vectoriser on the training month
-    only (a category first seen in validation gets zeros, as in production), fits the model
-    and reports the RMSE on both months next to the mean baseline.
+    Reads and prepares the training month (only the needed columns, a record batch at a
+    time: :func:`~mlops_kit.features.prepare_batches`), fits the vectoriser and the model
+    on it, predicts it, and only then reads the validation month, which the fitted
+    vectoriser transforms (a category first seen in validation gets zeros, as in
+    production). One month's matrices are alive at a time, which keeps the peak memory
+    (and, on a virtual machine, the time spent getting fresh memory) low. DataFrames are
+    prepared with :func:`~mlops_kit.features.prepare_trips`; both ways give the same
+    numbers.
 
     Args:
         train: training trips: ``"green:2021-01"``, a parquet path or a DataFrame.
@@ -623,20 +789,16 @@ def train_and_evaluate(
     Raises:
         KitError: bad data (DataError), a missing column, an unknown model or bad bounds.
     """
-    from .features import (
-        DURATION,
-        PU_DO,
-        TripVectorizer,
-        add_duration,
-        filter_outliers,
-        find_location_columns,
-        prepare_features,
-    )
+    import pandas as pd
+
+    from .features import TripVectorizer, _bounds
 
     categorical = [categorical] if isinstance(categorical, str) else list(categorical)
     numerical = [numerical] if isinstance(numerical, str) else list(numerical)
     estimator = make_model(model, alpha, seed=seed)
-    TripVectorizer(categorical, numerical)._columns()  # bad feature lists fail before reading
+    vectorizer = TripVectorizer(categorical, numerical)
+    vectorizer._columns()  # bad feature lists fail before reading
+    _bounds(min_duration, max_duration)  # and so do bad bounds
     timings = dict.fromkeys(("read", "prepare", "vectorize", "fit", "predict"), 0.0)
     start = clock = time.perf_counter()
 
@@ -646,39 +808,37 @@ def train_and_evaluate(
         timings[stage] += now - clock
         clock = now
 
-    frames, datasets = {}, {}
+    datasets, targets = {}, {}
     for name, trips in (("train", train), ("val", val)):
-        df, info = load_trips(trips, categorical, numerical, source=source, rows=rows, seed=seed)
-        _release_arrow_memory()
+        opened, datasets[name] = open_trips(
+            trips, categorical, numerical, source=source, rows=rows, seed=seed
+        )
         lap("read")
-        # prepare_trips, keeping only the columns the model uses: half the memory
-        raw_rows = len(df)
-        df = add_duration(df)
-        keep = [c for c in categorical if c != PU_DO] + numerical + [DURATION]
-        if PU_DO in categorical:
-            keep += [c for c in find_location_columns(df) if c not in keep]
-        df = filter_outliers(df[list(dict.fromkeys(keep))], min_duration, max_duration)
-        frames[name] = prepare_features(df, categorical=categorical)
-        del df
-        _release_arrow_memory()
-        datasets[name] = info
+        if isinstance(opened, pd.DataFrame):
+            month = _frame_as_arrays(opened, categorical, numerical, min_duration, max_duration)
+        else:
+            month, read_seconds = _prepare_timed(
+                opened, categorical, numerical, min_duration, max_duration
+            )
+            del opened
+            _release_arrow_memory()
+            timings["read"] += read_seconds
+            clock += read_seconds
         lap("prepare")
-        if frames[name].empty:
+        if not len(month):
             raise BadParameterError(
                 f"No {name} trips are left after the {min_duration}-{max_duration} minute "
-                f"filter ({raw_rows} before it).",
+                f"filter ({month.raw_rows} before it).",
                 "Check the data and the bounds (min_duration <= duration <= max_duration).",
             )
-    vectorizer = TripVectorizer(categorical, numerical)
-    X_train = vectorizer.fit_transform(frames["train"])
-    X_val = vectorizer.transform(frames["val"])
-    y_train = frames["train"]["duration"].to_numpy(dtype=np.float64)
-    y_val = frames["val"]["duration"].to_numpy(dtype=np.float64)
-    lap("vectorize")
-    estimator.fit(X_train, y_train)
-    lap("fit")
-    y_train_pred = np.asarray(estimator.predict(X_train), dtype=np.float64)
-    y_val_pred = np.asarray(estimator.predict(X_val), dtype=np.float64)
+        if name == "train":
+            predicted = _fit_month(vectorizer, estimator, month, lap)
+        else:
+            predicted = _predict_month(vectorizer, estimator, month)
+        targets[name] = (month.duration, predicted)
+        del month  # the next month reuses this memory
+        lap("predict")
+    (y_train, y_train_pred), (y_val, y_val_pred) = targets["train"], targets["val"]
     metrics = {
         "train_rows": int(y_train.size),
         "val_rows": int(y_val.size),
