@@ -21,6 +21,7 @@ from mlops_kit.data import (
     file_sha256,
     is_synthetic,
     parse_dataset,
+    read_trip_batches,
     read_trips,
     read_zones,
     resolve,
@@ -236,6 +237,50 @@ def test_corrupt_file_is_not_hidden_by_the_fallback(env):
     (folder / "green_tripdata_2021-01.parquet").write_bytes(b"not parquet")
     with pytest.raises(CorruptDataError):
         read_trips("green:2021-01", source="auto")
+
+
+def _batches_frame(batches):
+    import pyarrow as pa
+
+    return pa.Table.from_batches(list(batches), schema=batches.schema).to_pandas()
+
+
+@pytest.mark.parametrize("rows", [None, 500])
+def test_trip_batches_hold_what_read_trips_reads(env, rows):
+    _, folder = env
+    _small_file(folder, rows=3000)
+    columns = ["lpep_pickup_datetime", "PULocationID", "trip_distance"]
+    batches = read_trip_batches("green:2021-01", columns, rows=rows, seed=3, batch_rows=256)
+    expected = read_trips("green:2021-01", columns, rows=rows, seed=3)
+    assert batches.num_rows == len(expected) and batches.schema.names == columns
+    assert batches.attrs == expected.attrs
+    got = _batches_frame(batches)
+    assert got.equals(expected)
+
+
+def test_trip_batches_errors_are_read_trips_errors(env):
+    _, folder = env
+    _small_file(folder)
+    with pytest.raises(MissingColumnsError, match="'nope'"):
+        read_trip_batches("green:2021-01", ["PULocationID", "nope"])
+    path = folder / "green_tripdata_2021-01.parquet"
+    path.write_bytes(b"<html>403 Forbidden</html>")
+    with pytest.raises(CorruptDataError, match="Delete"):
+        read_trip_batches("green:2021-01")
+
+
+def test_trip_batches_with_unreadable_pages_raise_while_reading(env):
+    _, folder = env
+    path = _small_file(folder, rows=5000)
+    raw = bytearray(path.read_bytes())
+    footer = int.from_bytes(raw[-8:-4], "little") + 8
+    for i in range(4, len(raw) - footer - 4, 7):  # scramble the pages, keep the footer
+        raw[i] ^= 0x5A
+    path.write_bytes(bytes(raw))
+    batches = read_trip_batches("green:2021-01", ["PULocationID", "trip_distance"])
+    with pytest.raises(CorruptDataError) as exc:
+        list(batches)
+    assert str(path) in str(exc.value) and "fetch it again" in str(exc.value)
 
 
 def test_rows_samples_real_files_reproducibly(env):

@@ -296,3 +296,155 @@ def test_add_duration_parses_strings_and_time_zones():
         }
     )
     assert add_duration(aware)["duration"].iloc[0] == 20.0
+
+
+# ------------------------------------------------------------ a month read in batches
+
+
+def frame_batches(df: pd.DataFrame, batch_rows: int = 64):
+    """The TripBatches of a DataFrame: what read_trip_batches gives for the same file."""
+    import pyarrow as pa
+
+    from mlops_kit.data import TripBatches
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    return TripBatches(table.schema, table.num_rows, {}, iter(table.to_batches(batch_rows)))
+
+
+def file_batches(path, columns, batch_rows=1000):
+    from mlops_kit.data import read_trip_batches
+
+    return read_trip_batches(path, columns, source="real", batch_rows=batch_rows)
+
+
+def assert_same_month(month, frame, categorical, numerical):
+    """A PreparedTrips holds, row for row, what prepare_trips' DataFrame holds."""
+    np.testing.assert_array_equal(month.duration, frame["duration"].to_numpy())
+    for column in categorical:
+        codes, names = month.categories[column]
+        assert codes.dtype.kind == "i" and names.dtype == object
+        np.testing.assert_array_equal(names[codes], frame[column].astype(str).to_numpy())
+    for column in numerical:
+        np.testing.assert_array_equal(
+            month.numbers[column], frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        )
+    assert len(month) == len(frame)
+
+
+FEATURE_SETS = [
+    (["PU_DO"], ["trip_distance"]),
+    (["PULocationID", "DOLocationID"], []),
+    (["PU_DO", "PULocationID"], ["trip_distance"]),  # PU_DO the general way
+]
+
+
+@pytest.mark.parametrize("service", ["green", "yellow", "fhv"])
+@pytest.mark.parametrize("categorical,numerical", FEATURE_SETS)
+def test_prepare_batches_equals_prepare_trips_on_synthetic_months(service, categorical, numerical):
+    from mlops_kit.data import read_trips
+    from mlops_kit.features import find_datetime_columns, find_location_columns, prepare_batches
+    from mlops_kit.synthetic import synthetic_trips
+
+    path = synthetic_trips(service, "2021-01", 6000, 11)
+    raw = read_trips(path, source="real")
+    if service == "fhv":  # no distance, PUlocationID (lower-case l), IDs with gaps (NaN)
+        numerical = []
+        fhv_names = find_location_columns(raw)
+        rename = dict(zip(("PULocationID", "DOLocationID"), fhv_names, strict=True))
+        categorical = [rename.get(c, c) for c in categorical]
+        assert raw[rename["PULocationID"]].isna().any()
+    columns = [*find_datetime_columns(raw), *find_location_columns(raw), *numerical]
+    month = prepare_batches(
+        file_batches(path, columns), categorical=categorical, numerical=numerical
+    )
+    frame = prepare_trips(raw, categorical=categorical, numerical=numerical)
+    assert month.raw_rows == len(raw)
+    assert_same_month(month, frame, categorical, numerical)
+
+
+def test_prepare_batches_bounds_and_missing_columns():
+    from mlops_kit.features import prepare_batches
+
+    df = trips(500, seed=4)
+    month = prepare_batches(frame_batches(df), min_duration=2, max_duration=30)
+    frame = prepare_trips(df, min_duration=2, max_duration=30)
+    assert_same_month(month, frame, ["PULocationID", "DOLocationID"], ["trip_distance"])
+    with pytest.raises(BadParameterError, match="larger than"):
+        prepare_batches(frame_batches(df), min_duration=30, max_duration=2)
+    with pytest.raises(MissingColumnsError, match="fare_amount"):
+        prepare_batches(frame_batches(df), numerical=["fare_amount"])
+    with pytest.raises(BadParameterError, match="numerical column"):
+        prepare_batches(frame_batches(df.assign(note="x")), numerical=["note"])
+
+
+@pytest.mark.parametrize("odd", ["large", "missing", "negative"])
+def test_pu_do_from_one_number_falls_back_when_an_id_does_not_fit(odd):
+    """PU*1024+DO per row until a batch has an ID outside 0..1023, then two columns again."""
+    from mlops_kit.features import prepare_batches
+
+    df = trips(600, seed=6)
+    late = df.index >= 400  # the first batches fit, a later one does not
+    if odd == "large":
+        df.loc[late & (df.index % 3 == 0), "PULocationID"] = 5000
+    elif odd == "missing":
+        df["DOLocationID"] = df["DOLocationID"].astype("Int64")
+        df.loc[late & (df.index % 3 == 0), "DOLocationID"] = pd.NA
+    else:
+        df.loc[late & (df.index % 3 == 0), "DOLocationID"] = -7
+    frame = prepare_trips(
+        df.astype({"DOLocationID": "float64"}) if odd == "missing" else df, categorical=["PU_DO"]
+    )
+    month = prepare_batches(frame_batches(df), categorical=["PU_DO"])
+    assert_same_month(month, frame, ["PU_DO"], ["trip_distance"])
+    assert (frame["PU_DO"].astype(str).str.contains("5000_|_-1$|_-7$")).any()
+
+
+def test_vectorizer_from_arrays_equals_the_frame_path():
+    from mlops_kit.features import prepare_batches
+
+    categorical, numerical = ["PU_DO", "PULocationID"], ["trip_distance"]
+    train_raw, val_raw = trips(800, seed=1), trips(500, seed=2, zones=45)
+    features = dict(categorical=categorical, numerical=numerical)
+    month = prepare_batches(frame_batches(train_raw), **features)
+    val_month = prepare_batches(frame_batches(val_raw), **features)
+    train, val = prepare_trips(train_raw, **features), prepare_trips(val_raw, **features)
+    by_frame, by_arrays = TripVectorizer(**features), TripVectorizer(**features)
+    assert_same_sparse(by_arrays.fit_transform_arrays(month), by_frame.fit_transform(train))
+    assert by_arrays.feature_names_ == by_frame.feature_names_
+    for column in categorical:
+        np.testing.assert_array_equal(by_arrays.categories_[column], by_frame.categories_[column])
+    V = by_arrays.transform_arrays(val_month)
+    assert_same_sparse(V, by_frame.transform(val))
+    assert V.has_sorted_indices and (np.diff(V.indptr) < 3).any()  # unseen routes left out
+    with pytest.raises(MissingColumnsError, match="column.s. fare the vectoriser"):
+        TripVectorizer(categorical, ["trip_distance", "fare"]).fit_transform_arrays(month)
+
+
+@pytest.mark.parametrize(
+    "categorical,numerical",
+    [
+        (["PU_DO"], ["trip_distance"]),
+        (["PULocationID", "DOLocationID"], []),
+        (["PULocationID", "one"], ["trip_distance", "duration"]),
+    ],
+)
+def test_slots_are_what_the_solver_reads_from_the_matrix(categorical, numerical):
+    from mlops_kit.training import _regular_slots
+
+    raw = trips(700, seed=8).assign(one="solo")  # a category column with one category
+    df = prepare_trips(raw, categorical=categorical)
+    tv = TripVectorizer(categorical, numerical)
+    seen = tv._fit(df)
+    numbers = {c: tv._numbers(df, c) for c in numerical}
+    X = tv._assemble(len(df), seen, numbers)
+    blocks, numeric = tv._slots(len(df), seen, numbers)
+    expected_blocks, expected_numeric = _regular_slots(X)
+    assert len(blocks) == len(expected_blocks) and len(numeric) == len(expected_numeric)
+    for got, expected in zip(blocks, expected_blocks, strict=True):
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+    for (column, values), (expected_column, expected_values) in zip(
+        numeric, expected_numeric, strict=True
+    ):
+        assert column == expected_column
+        np.testing.assert_array_equal(values, expected_values)

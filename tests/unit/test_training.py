@@ -282,6 +282,68 @@ def test_train_and_evaluate_by_dataset_id_reads_synthetic():
     assert result.parameters["min_duration"] == 2
 
 
+@pytest.mark.parametrize(
+    "categorical,numerical,model",
+    [
+        (["PU_DO"], ["trip_distance"], "linear"),
+        (["PULocationID", "DOLocationID"], [], "linear"),
+        (["PULocationID", "DOLocationID"], ["trip_distance"], "linear"),
+        (["PU_DO"], ["trip_distance"], "lasso"),
+    ],
+)
+def test_files_read_in_batches_give_what_frames_give(monkeypatch, categorical, numerical, model):
+    """Files go through prepare_batches, the slots and row-chunked predictions; DataFrames
+    through prepare_trips, the whole matrix and fit(X): the numbers must be the same."""
+    from mlops_kit.data import read_trips
+    from mlops_kit.synthetic import synthetic_trips
+
+    monkeypatch.setattr(training, "PREDICT_ROWS", 999)  # several pieces per month
+    paths = [synthetic_trips("yellow", month, 5000, 21) for month in ("2023-01", "2023-02")]
+    kwargs = dict(categorical=categorical, numerical=numerical, model=model, source="real")
+    by_file = train_and_evaluate(*paths, **kwargs)
+    by_frame = train_and_evaluate(*(read_trips(p) for p in paths), **kwargs)
+    assert by_file.vectorizer.feature_names_ == by_frame.vectorizer.feature_names_
+    np.testing.assert_array_equal(by_file.model.coef_, by_frame.model.coef_)
+    assert by_file.model.intercept_ == by_frame.model.intercept_
+    for name in ("y_train", "y_train_pred", "y_val", "y_val_pred"):
+        np.testing.assert_array_equal(getattr(by_file, name), getattr(by_frame, name))
+    for key in ("train_rows", "val_rows", "n_features", "train_rmse", "val_rmse", "synthetic"):
+        assert by_file.metrics[key] == by_frame.metrics[key], key
+    if model == "linear":
+        assert by_file.model.solver_ == by_frame.model.solver_ == "blocks"
+    # and what a learner would write: the whole matrix, fit(X, y), predict(X)
+    frames = [
+        prepare_trips(read_trips(p), categorical=categorical, numerical=numerical) for p in paths
+    ]
+    vectorizer = TripVectorizer(categorical, numerical)
+    X = vectorizer.fit_transform(frames[0])
+    by_hand = make_model(model).fit(X, frames[0]["duration"].to_numpy())
+    np.testing.assert_array_equal(by_hand.coef_, by_file.model.coef_)
+    np.testing.assert_array_equal(by_hand.predict(X), by_file.y_train_pred)
+    np.testing.assert_array_equal(
+        by_hand.predict(vectorizer.transform(frames[1])), by_file.y_val_pred
+    )
+    assert by_file.datasets["train"]["path"] == str(paths[0])
+    assert by_file.timings["read"] > 0 and by_file.timings["prepare"] > 0
+
+
+def test_fit_slots_is_fit_on_the_matrix():
+    X, y = one_hot_problem(n=500, numerical=2, seed=3)[:2]
+    whole = ExactLinearRegression().fit(X, y)
+    slots = training._regular_slots(sp.csr_matrix(X))
+    from_slots = ExactLinearRegression()
+    assert from_slots.fit_slots(*slots, y, X.shape[1])
+    np.testing.assert_array_equal(from_slots.coef_, whole.coef_)
+    assert from_slots.intercept_ == whole.intercept_ and from_slots.n_features_in_ == X.shape[1]
+    assert not ExactLinearRegression().fit_slots([], [], y, X.shape[1])  # no one-hot block
+
+
+def test_rows_of_length():
+    assert training._rows_of_length(np.arange(0, 31, 3), 3, chunk=4)
+    assert not training._rows_of_length(np.array([0, 3, 6, 8, 12]), 3, chunk=2)
+    assert not training._rows_of_length(np.array([1, 4]), 3)
+
+
 def test_train_and_evaluate_with_impossible_bounds():
     train, val = synthetic_pair(rows=500)
     with pytest.raises(BadParameterError, match="No train trips"):
