@@ -245,12 +245,14 @@ def _batches_frame(batches):
     return pa.Table.from_batches(list(batches), schema=batches.schema).to_pandas()
 
 
-@pytest.mark.parametrize("rows", [None, 500])
-def test_trip_batches_hold_what_read_trips_reads(env, rows):
+@pytest.mark.parametrize("rows,threads", [(None, False), (None, True), (500, False)])
+def test_trip_batches_hold_what_read_trips_reads(env, rows, threads):
     _, folder = env
     _small_file(folder, rows=3000)
     columns = ["lpep_pickup_datetime", "PULocationID", "trip_distance"]
-    batches = read_trip_batches("green:2021-01", columns, rows=rows, seed=3, batch_rows=256)
+    batches = read_trip_batches(
+        "green:2021-01", columns, rows=rows, seed=3, batch_rows=256, threads=threads
+    )
     expected = read_trips("green:2021-01", columns, rows=rows, seed=3)
     assert batches.num_rows == len(expected) and batches.schema.names == columns
     assert batches.attrs == expected.attrs
