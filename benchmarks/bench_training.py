@@ -5,10 +5,12 @@ What runs, each in its own child process (so each peak memory is its own max RSS
 * ``reference``: the course's code as written: ``pd.read_parquet`` of the whole file,
   duration with ``.apply(lambda td: td.total_seconds() / 60)``, ``astype(str)``,
   ``to_dict(orient="records")`` + ``DictVectorizer``, ``LinearRegression()``.
-* ``kit``: ``mlops_kit.training.train_and_evaluate`` (reads only the needed columns,
-  vectorised duration, TripVectorizer, ExactLinearRegression), run ``--kit-runs`` times
-  (default 5) in fresh processes; the median run is compared (a one-second run swings by
-  30% on a shared machine, a fifty-second one does not).
+* ``kit``: ``mlops_kit.training.train_and_evaluate`` (only the needed columns, read a
+  record batch at a time and filtered as they come; codes instead of strings; the exact
+  solver fitted from the vectoriser's slots; the validation month read on the second
+  core meanwhile), run ``--kit-runs`` times (default 5) in fresh processes; the median
+  run is compared (a one-second run swings by 30% on a shared machine, a fifty-second
+  one does not).
 * ``converged``: the same matrix solved by SciPy's lsqr run to convergence
   (atol = btol = 1e-14): the least-squares answer both should give.
 

@@ -207,6 +207,11 @@ def _bounds(min_duration, max_duration) -> tuple[float, float]:
 # ---------------------------------------------------------------- categories as strings
 
 
+def _code_dtype(categories: int):
+    """Codes as int64: numpy turns any other index dtype into int64 (a copy) to index."""
+    return np.int64
+
+
 def _int_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Factorise integers: (codes, sorted unique values); a bincount when the range is small."""
     if values.size == 0:
@@ -217,11 +222,11 @@ def _int_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         low = min(low, 0) if high < 10_000_000 else low
         shifted = values if low == 0 else values.astype(np.int64, copy=False) - low
         present = np.flatnonzero(np.bincount(shifted, minlength=high - low + 1))
-        lookup = np.full(high - low + 1, -1, dtype=np.int64)
+        lookup = np.full(high - low + 1, -1, dtype=_code_dtype(present.size))
         lookup[present] = np.arange(present.size)
         return lookup[shifted], present + low
     uniques, codes = np.unique(values, return_inverse=True)
-    return codes.astype(np.int64), uniques.astype(np.int64)
+    return codes.astype(_code_dtype(uniques.size)), uniques.astype(np.int64)
 
 
 def _as_names(uniques) -> np.ndarray:
@@ -326,7 +331,7 @@ def pair_codes(pickup, dropoff) -> tuple[np.ndarray, pd.Index]:
     """
     (pu_codes, pu_names), (do_codes, do_names) = pickup, dropoff
     del pickup, dropoff  # a caller that passes fresh pairs lets them go as soon as used
-    key = pu_codes * max(do_names.size, 1)
+    key = np.multiply(pu_codes, max(do_names.size, 1), dtype=np.int64)
     del pu_codes
     key += do_codes
     del do_codes

@@ -455,3 +455,21 @@ def test_ridge_converges_to_the_closed_form_on_sparse_input():
     w = np.linalg.solve(Xc.T @ Xc + alpha * np.eye(Xd.shape[1]), Xc.T @ (y - ym))
     exact = Xc @ w + ym
     assert np.max(np.abs(model.predict(X) - exact)) < 1e-6
+
+
+def test_without_a_second_thread_the_months_are_read_one_after_the_other(monkeypatch):
+    """A sandbox may refuse new threads: the same result, sequentially."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlops_kit.synthetic import synthetic_trips
+
+    paths = [synthetic_trips("green", month, 3000, 4) for month in ("2021-01", "2021-02")]
+    threaded = train_and_evaluate(*paths, source="real")
+
+    def refuse(self, *args, **kwargs):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", refuse)
+    alone = train_and_evaluate(*paths, source="real")
+    np.testing.assert_array_equal(alone.y_val_pred, threaded.y_val_pred)
+    assert alone.metrics["val_rmse"] == threaded.metrics["val_rmse"]
