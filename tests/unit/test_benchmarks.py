@@ -1,4 +1,4 @@
-"""The benchmark scripts refuse bad arguments before they spend minutes on data."""
+"""The benchmark scripts run, and refuse bad arguments before they spend minutes on data."""
 
 import subprocess
 import sys
@@ -16,3 +16,22 @@ def test_bench_training_needs_at_least_one_kit_run():
     )
     assert done.returncode == 2
     assert "--kit-runs must be at least 1, got 0" in done.stderr
+
+
+def test_bench_fresh_memory_prints_both_costs():
+    import json
+
+    script = str(BENCHMARKS / "bench_fresh_memory.py")
+    done = subprocess.run(
+        [sys.executable, script, "--mb", "4", "--times", "2", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["mb"] == 4 and report["reused_ms_per_mb"] > 0 and report["fresh_ms_per_mb"] > 0
+    refused = subprocess.run(
+        [sys.executable, script, "--mb", "0"], capture_output=True, text=True, timeout=120
+    )
+    assert refused.returncode == 2 and "at least 1" in refused.stderr
