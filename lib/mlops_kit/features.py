@@ -903,6 +903,40 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         lookup = pd.Index(fitted, dtype=object).get_indexer(pd.Index(cats, dtype=object))
         return codes, np.where(lookup >= 0, self._category_index[column][lookup], -1)
 
+    def _dot(self, n: int, seen, numbers: Mapping[str, np.ndarray], coef: np.ndarray):
+        """``X @ coef`` for the matrix ``_assemble`` would build, without building it.
+
+        Each row's terms are added in column order, starting from 0.0, exactly as
+        :meth:`mlops_kit.training.ExactLinearRegression.predict` adds them for the matrix,
+        so the two agree to the last bit: a category's term is its coefficient (a category
+        unseen at fit adds 0.0, as its missing entry adds nothing), a numerical column's
+        is value times coefficient. None when the columns of different blocks interleave
+        (then only the matrix knows each row's order).
+        """
+        categorical, numerical = self._columns()
+        terms = []  # (first column, last column, per-category coefficient or None, ...)
+        for column in categorical:
+            codes, columns_of_cat = seen[column]
+            fitted = self._category_index[column]
+            span = (int(fitted.min()), int(fitted.max())) if fitted.size else (0, -1)
+            of_code = np.where(columns_of_cat >= 0, coef[np.maximum(columns_of_cat, 0)], 0.0)
+            terms.append((*span, of_code, codes))
+        for column in numerical:
+            index = self._numerical_index[column]
+            terms.append((index, index, float(coef[index]), numbers[column]))
+        terms.sort(key=lambda t: t[0])
+        if not all(a[1] < b[0] for a, b in zip(terms[:-1], terms[1:], strict=True)):
+            return None
+        out = np.zeros(n)
+        for rows in _pieces(n):
+            part = out[rows]
+            for _, _, weight, values in terms:
+                if isinstance(weight, float):
+                    part += values[rows] * weight
+                else:
+                    part += weight[values[rows]]
+        return out
+
     def _assemble(self, n: int, seen, numbers: Mapping[str, np.ndarray]):
         """The CSR matrix: one entry per row and column, unseen categories left out."""
         import scipy.sparse as sp
@@ -955,6 +989,11 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         tags.input_tags.dict = False
         tags.input_tags.string = True
         return tags
+
+
+def _pieces(n: int, rows: int = 1 << 18) -> list[slice]:
+    """Slices of ``rows`` rows covering ``range(n)``: elementwise work in cache-sized pieces."""
+    return [slice(first, min(n, first + rows)) for first in range(0, n, rows)]
 
 
 def _index_dtype(n: int, k: int, n_features: int):

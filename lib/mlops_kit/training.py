@@ -155,11 +155,6 @@ def _regular_slots(X):
     return blocks, numeric
 
 
-def _pieces(n: int, rows: int = 1 << 18):
-    """Slices of ``rows`` rows covering ``range(n)``: elementwise work in cache-sized pieces."""
-    return [slice(first, min(n, first + rows)) for first in range(0, n, rows)]
-
-
 def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
     """Exact min-norm least squares for one-hot blocks + a few numerical columns.
 
@@ -175,6 +170,8 @@ def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
     updated in place where the arithmetic allows: on a 3-million-row month each array
     is 24 MB, and every one alive at once raises the peak memory.
     """
+    from .features import _pieces
+
     n = y.size
     presents = [np.flatnonzero(np.bincount(cols, minlength=p)) for cols in blocks]
     main = int(np.argmax([c.size for c in presents]))
@@ -364,6 +361,39 @@ def _solve_lsqr(X, y, fit_intercept):
     return w, float(y_mean - means @ w)
 
 
+#: rows with more entries than this are summed by SciPy (a column-order loop would be slow)
+ROW_SUM_ENTRIES = 16
+
+
+def _row_sums(X, w: np.ndarray) -> np.ndarray | None:
+    """``X @ w`` for a CSR matrix with sorted rows: each row's terms added in column order.
+
+    Starts from 0.0 and adds ``data * w[column]`` entry by entry, in pieces of rows; None
+    when some row has more than :data:`ROW_SUM_ENTRIES` entries.
+    """
+    from .features import _pieces
+
+    n = X.shape[0]
+    lengths = np.diff(X.indptr)
+    k = int(lengths.max()) if n else 0
+    if k > ROW_SUM_ENTRIES:
+        return None
+    out = np.zeros(n)
+    if X.nnz == k * n:  # k entries on every row
+        data, indices = X.data.reshape(n, k), X.indices.reshape(n, k)
+        for rows in _pieces(n):
+            part = out[rows]
+            for t in range(k):
+                part += data[rows, t] * w[indices[rows, t]]
+        return out
+    starts = X.indptr[:-1]
+    for t in range(k):
+        rows = np.flatnonzero(lengths > t)
+        at = starts[rows] + t
+        out[rows] += X.data[at] * w[X.indices[at]]
+    return out
+
+
 class ExactLinearRegression(RegressorMixin, BaseEstimator):
     """Ordinary least squares, solved exactly: the answer ``LinearRegression`` converges to.
 
@@ -449,11 +479,27 @@ class ExactLinearRegression(RegressorMixin, BaseEstimator):
         return True
 
     def predict(self, X) -> np.ndarray:
-        """Return ``X @ coef_ + intercept_``."""
+        """Return ``X @ coef_ + intercept_``.
+
+        For a sparse matrix with a few entries per row (what the vectorisers build), each
+        row's terms are added in column order in numpy rather than in SciPy's compiled
+        loop, whose rounding can differ by platform (fused multiply-add): so the
+        predictions equal, to the last bit, those ``train_and_evaluate`` computes without
+        building the matrix (``TripVectorizer._dot``).
+        """
+        import scipy.sparse as sp
+
         if not hasattr(self, "coef_"):
             from sklearn.exceptions import NotFittedError
 
             raise NotFittedError("This ExactLinearRegression is not fitted yet: call fit().")
+        if sp.issparse(X):
+            X = sp.csr_matrix(X)
+            if not X.has_sorted_indices:
+                X = X.sorted_indices()
+            sums = _row_sums(X, self.coef_)
+            if sums is not None:
+                return sums + self.intercept_
         return np.asarray(X @ self.coef_).ravel() + self.intercept_
 
     def __sklearn_tags__(self):
@@ -713,9 +759,10 @@ def _fit_month(vectorizer, estimator, month, lap) -> np.ndarray:
     """Fit the vectoriser and the model on the training month; return its predictions.
 
     The exact linear regression is fitted from the vectoriser's slots (the per-row
-    columns), so the training matrix is never built whole: predictions come from it
-    :data:`PREDICT_ROWS` rows at a time (a row's prediction depends on that row only, so
-    they are the numbers ``model.predict(X)`` gives). Other models fit on the matrix.
+    columns) and predicts through ``TripVectorizer._dot``, so no matrix is built: its
+    numbers are those of ``model.predict(X)`` on the matrix, to the last bit. Other
+    models fit on the matrix; predictions of a month come from it :data:`PREDICT_ROWS`
+    rows at a time (a row's prediction depends on that row only).
     """
     codes, numbers = vectorizer._check_arrays(month)
     seen = vectorizer._fit_codes(codes)
@@ -743,6 +790,10 @@ def _predict_month(vectorizer, estimator, month) -> np.ndarray:
 
 
 def _predict_rows(vectorizer, estimator, n, seen, numbers, rows=None) -> np.ndarray:
+    if isinstance(estimator, ExactLinearRegression):  # no matrix at all: X @ coef_ directly
+        products = vectorizer._dot(n, seen, numbers, estimator.coef_)
+        if products is not None:
+            return products + estimator.intercept_
     rows = rows or PREDICT_ROWS
     out = np.empty(n, dtype=np.float64)
     for first in range(0, n, rows):

@@ -473,3 +473,51 @@ def test_without_a_second_thread_the_months_are_read_one_after_the_other(monkeyp
     alone = train_and_evaluate(*paths, source="real")
     np.testing.assert_array_equal(alone.y_val_pred, threaded.y_val_pred)
     assert alone.metrics["val_rmse"] == threaded.metrics["val_rmse"]
+
+
+def test_predict_sums_each_row_in_column_order():
+    """ExactLinearRegression.predict on sparse input: the row sums, whatever the shape."""
+    rng = np.random.default_rng(9)
+    w = rng.normal(size=40)
+    regular = sp.random(500, 40, density=0.1, random_state=1, format="csr")
+    rows = [sp.csr_matrix(rng.normal(size=(1, 40)) * (rng.random((1, 40)) < p)) for p in (0, 0.05)]
+    irregular = sp.vstack([regular, *rows]).tocsr()  # an empty row and a short one
+    for X in (regular, irregular):
+        np.testing.assert_allclose(training._row_sums(X, w), X @ w, rtol=1e-13, atol=1e-13)
+    wide = sp.csr_matrix(np.ones((3, 40)))
+    assert training._row_sums(wide, w) is None  # more than ROW_SUM_ENTRIES: SciPy sums
+    model = ExactLinearRegression()
+    model.coef_, model.intercept_ = w, 2.5
+    np.testing.assert_allclose(model.predict(wide), wide @ w + 2.5)
+    np.testing.assert_array_equal(model.predict(irregular.tocoo()), model.predict(irregular))
+
+
+def test_dot_is_predict_of_the_matrix_to_the_last_bit():
+    from mlops_kit.features import prepare_batches
+
+    def batches(df):
+        import pyarrow as pa
+
+        from mlops_kit.data import TripBatches
+
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        return TripBatches(table.schema, table.num_rows, {}, iter(table.to_batches(100)))
+
+    from tests.unit.test_features import trips
+
+    features = dict(categorical=["PU_DO", "PULocationID"], numerical=["trip_distance"])
+    train = prepare_batches(batches(trips(900, seed=3)), **features)
+    val = prepare_batches(batches(trips(700, seed=4, zones=45)), **features)  # unseen routes
+    vectorizer = TripVectorizer(**features)
+    model = ExactLinearRegression().fit(vectorizer.fit_transform_arrays(train), train.duration)
+    codes, numbers = vectorizer._check_arrays(val)
+    seen = {c: vectorizer._fitted_columns(c, *pair) for c, pair in codes.items()}
+    X = vectorizer.transform_arrays(val)
+    assert (np.diff(X.indptr) < 3).any()
+    dot = vectorizer._dot(len(val), seen, numbers, model.coef_)
+    np.testing.assert_array_equal(dot + model.intercept_, model.predict(X))
+    # a numerical column named between the categories: rows' orders differ, no shortcut
+    odd = pd.DataFrame({"c": ["x", "z", "x"], "c=y": [1.0, 2.0, 3.0]})
+    tv = TripVectorizer(["c"], ["c=y"])
+    seen = tv._fit(odd)
+    assert tv._dot(3, seen, {"c=y": odd["c=y"].to_numpy()}, np.ones(3)) is None
