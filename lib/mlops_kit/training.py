@@ -155,6 +155,42 @@ def _regular_slots(X):
     return blocks, numeric
 
 
+def _count(codes: np.ndarray, size: int) -> np.ndarray:
+    """``np.bincount(codes, minlength=size)`` in pieces of rows.
+
+    bincount copies int32 input to int64 first: in pieces that copy is small, not a
+    second 24 MB array of a 3-million-row month. Counts are integers: the sum is exact.
+    """
+    from .features import _pieces
+
+    total = np.zeros(size, dtype=np.int64)
+    for rows in _pieces(codes.size):
+        total += np.bincount(codes[rows], minlength=size)
+    return total
+
+
+def _count_pairs(a: np.ndarray, b: np.ndarray, size_a: int, size_b: int) -> np.ndarray:
+    """The ``size_a x size_b`` crosstab of two code arrays, in pieces of rows."""
+    from .features import _pieces
+
+    total = np.zeros(size_a * size_b, dtype=np.int64)
+    for rows in _pieces(a.size):
+        key = a[rows].astype(np.int64) * size_b
+        key += b[rows]
+        total += np.bincount(key, minlength=size_a * size_b)
+    return total.reshape(size_a, size_b)
+
+
+def _gather(lookup: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``lookup[index]`` in pieces (numpy copies a non-int64 index whole before indexing)."""
+    from .features import _pieces
+
+    out = np.empty(index.size, dtype=lookup.dtype)
+    for rows in _pieces(index.size):
+        out[rows] = lookup[index[rows]]
+    return out
+
+
 def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
     """Exact min-norm least squares for one-hot blocks + a few numerical columns.
 
@@ -173,12 +209,12 @@ def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
     from .features import _pieces
 
     n = y.size
-    presents = [np.flatnonzero(np.bincount(cols, minlength=p)) for cols in blocks]
+    presents = [np.flatnonzero(_count(cols, p)) for cols in blocks]
     main = int(np.argmax([c.size for c in presents]))
     lookup = np.full(p, -1, dtype=np.int64)
     c_cols = presents[main]
     lookup[c_cols] = np.arange(c_cols.size)
-    g = lookup[blocks[main]]
+    g = _gather(lookup, blocks[main])
     blocks[main] = None
     q = c_cols.size
     counts = np.bincount(g, minlength=q).astype(np.float64)
@@ -192,7 +228,7 @@ def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
             continue
         lookup_i = np.full(p, -1, dtype=np.int64)
         lookup_i[presents[i]] = np.arange(presents[i].size)
-        codes = lookup_i[cols]
+        codes = _gather(lookup_i, cols)
         blocks[i] = None
         others.append((presents[i], codes, np.bincount(codes).astype(np.float64)))
     num_cols = np.array([c for c, _ in numeric], dtype=np.int64)
@@ -221,10 +257,7 @@ def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
     for cols_i, codes_i, _ in others:
         qi = cols_i.size
         if q * qi <= 50_000_000:
-            key = g * qi
-            key += codes_i
-            A = np.bincount(key, minlength=q * qi).reshape(q, qi).astype(float)
-            del key
+            A = _count_pairs(g, codes_i, q, qi).astype(float)
         else:  # pragma: no cover - two huge blocks: sparse crosstab
             import scipy.sparse as sp
 
@@ -241,9 +274,7 @@ def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
                 block = np.diag(counts_i)
             else:
                 qj = cols_j.size
-                block = np.bincount(codes_i * qj + codes_j, minlength=cols_i.size * qj).reshape(
-                    cols_i.size, qj
-                )
+                block = _count_pairs(codes_i, codes_j, cols_i.size, qj)
             prod = AiD @ cross[j]
             prod = prod.toarray() if hasattr(prod, "toarray") else prod
             S[si, sj] = block - prod
