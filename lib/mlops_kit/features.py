@@ -586,6 +586,8 @@ def prepare_batches(
     """
     categorical = [categorical] if isinstance(categorical, str) else list(categorical)
     numerical = [numerical] if isinstance(numerical, str) else list(numerical)
+    if set(categorical) & set(numerical):
+        TripVectorizer(categorical, numerical)._columns()  # says which, and what to do
     low, high = _bounds(min_duration, max_duration)
     header = pd.DataFrame(columns=list(batches.schema.names))
     pickup, dropoff = find_datetime_columns(header)
@@ -629,6 +631,9 @@ def prepare_batches(
 
     numbers = {}
     for name in numerical:
+        if name == DURATION:  # the target as a feature: allowed, as in prepare_trips
+            numbers[name] = duration
+            continue
         column = series(name)
         TripVectorizer._check_numeric(column.to_frame(), name)
         numbers[name] = column.to_numpy(dtype=np.float64, na_value=np.nan)

@@ -375,6 +375,10 @@ def test_prepare_batches_bounds_and_missing_columns():
         prepare_batches(frame_batches(df), numerical=["fare_amount"])
     with pytest.raises(BadParameterError, match="numerical column"):
         prepare_batches(frame_batches(df.assign(note="x")), numerical=["note"])
+    with pytest.raises(BadParameterError, match="both categorical and numerical"):
+        prepare_batches(frame_batches(df), numerical=["PULocationID"])
+    month = prepare_batches(frame_batches(df), numerical=["duration", "trip_distance"])
+    np.testing.assert_array_equal(month.numbers["duration"], month.duration)
 
 
 @pytest.mark.parametrize("odd", ["large", "missing", "negative"])
