@@ -493,7 +493,7 @@ class ExactLinearRegression(RegressorMixin, BaseEstimator):
         ``blocks`` are per-row column indices of the one-hot blocks and ``numeric`` the
         ``(column, values)`` of the other columns, in column order: what
         ``_regular_slots`` reads from a vectorised matrix, and what
-        ``TripVectorizer.slots_arrays`` gives from the prepared columns before any
+        ``TripVectorizer._slots`` gives from the prepared columns before any
         matrix exists. ``fit(X, y)`` goes through here, so both give the same
         coefficients. ``blocks`` is consumed. False (nothing fitted) when there is no
         one-hot block or the dense remainder is too large; then call ``fit(X, y)``.
