@@ -892,7 +892,7 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
             if first == last:
                 slots.append((first, None, first, np.ones(n)))
             else:
-                slots.append((int(self._category_index[column].min()), cols, None, None))
+                slots.append((self._span(column)[0], cols, None, None))
         for column in numerical:
             index = self._numerical_index[column]
             values = np.asarray(numbers[column], dtype=np.float64)
@@ -908,6 +908,11 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         lookup = pd.Index(fitted, dtype=object).get_indexer(pd.Index(cats, dtype=object))
         return codes, np.where(lookup >= 0, self._category_index[column][lookup], -1)
 
+    def _span(self, column: str) -> tuple[int, int]:
+        """The first and last matrix column of a categorical column's categories."""
+        fitted = self._category_index[column]
+        return (int(fitted.min()), int(fitted.max())) if fitted.size else (0, -1)
+
     def _dot(self, n: int, seen, numbers: Mapping[str, np.ndarray], coef: np.ndarray):
         """``X @ coef`` for the matrix ``_assemble`` would build, without building it.
 
@@ -922,15 +927,13 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         terms = []  # (first column, last column, per-category coefficient or None, ...)
         for column in categorical:
             codes, columns_of_cat = seen[column]
-            fitted = self._category_index[column]
-            span = (int(fitted.min()), int(fitted.max())) if fitted.size else (0, -1)
             of_code = np.where(columns_of_cat >= 0, coef[np.maximum(columns_of_cat, 0)], 0.0)
-            terms.append((*span, of_code, codes))
+            terms.append((*self._span(column), of_code, codes))
         for column in numerical:
             index = self._numerical_index[column]
             terms.append((index, index, float(coef[index]), numbers[column]))
         terms.sort(key=lambda t: t[0])
-        if not all(a[1] < b[0] for a, b in zip(terms[:-1], terms[1:], strict=True)):
+        if not _in_order(terms):
             return None
         out = np.zeros(n)
         for rows in _pieces(n):
@@ -955,9 +958,7 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         for column in categorical:
             codes, columns_of_cat = seen[column]
             cols = columns_of_cat.astype(itype)[codes] if n else np.zeros(0, dtype=itype)
-            fitted = self._category_index[column]
-            span = (int(fitted.min()), int(fitted.max())) if fitted.size else (0, -1)
-            blocks.append((*span, cols, None))
+            blocks.append((*self._span(column), cols, None))
             missing = columns_of_cat < 0
             if missing.any():
                 row_missing = missing[codes].view(np.int8)
@@ -982,7 +983,7 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
             indices, data = indices[keep], data[keep]
         matrix = sp.csr_matrix((data, indices, indptr), shape=(n, n_features), copy=False)
         # blocks whose column ranges follow one another give sorted rows by construction
-        if all(a[1] < b[0] for a, b in zip(blocks[:-1], blocks[1:], strict=True)):
+        if _in_order(blocks):
             matrix.has_sorted_indices = True
         elif not matrix.has_sorted_indices:
             matrix.sort_indices()
@@ -994,6 +995,14 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         tags.input_tags.dict = False
         tags.input_tags.string = True
         return tags
+
+
+def _in_order(slots) -> bool:
+    """True when the slots' column ranges ``(first, last, ...)`` follow one another.
+
+    Then every row's entries, one per slot, are in column order by construction.
+    """
+    return all(a[1] < b[0] for a, b in zip(slots[:-1], slots[1:], strict=True))
 
 
 def _pieces(n: int, rows: int = 1 << 18) -> list[slice]:
