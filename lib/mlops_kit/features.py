@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from .arrays import pieces
 from .errors import BadParameterError, MissingColumnsError
 
 #: the target column: ride duration in minutes (the course's name)
@@ -936,7 +937,7 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         if not _in_order(terms):
             return None
         out = np.zeros(n)
-        for rows in _pieces(n):
+        for rows in pieces(n):
             part = out[rows]
             for _, _, weight, values in terms:
                 if isinstance(weight, float):
@@ -1003,11 +1004,6 @@ def _in_order(slots) -> bool:
     Then every row's entries, one per slot, are in column order by construction.
     """
     return all(a[1] < b[0] for a, b in zip(slots[:-1], slots[1:], strict=True))
-
-
-def _pieces(n: int, rows: int = 1 << 18) -> list[slice]:
-    """Slices of ``rows`` rows covering ``range(n)``: elementwise work in cache-sized pieces."""
-    return [slice(first, min(n, first + rows)) for first in range(0, n, rows)]
 
 
 def _index_dtype(n: int, k: int, n_features: int):

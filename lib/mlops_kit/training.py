@@ -155,42 +155,6 @@ def _regular_slots(X):
     return blocks, numeric
 
 
-def _count(codes: np.ndarray, size: int) -> np.ndarray:
-    """``np.bincount(codes, minlength=size)`` in pieces of rows.
-
-    bincount copies int32 input to int64 first: in pieces that copy is small, not a
-    second 24 MB array of a 3-million-row month. Counts are integers: the sum is exact.
-    """
-    from .features import _pieces
-
-    total = np.zeros(size, dtype=np.int64)
-    for rows in _pieces(codes.size):
-        total += np.bincount(codes[rows], minlength=size)
-    return total
-
-
-def _count_pairs(a: np.ndarray, b: np.ndarray, size_a: int, size_b: int) -> np.ndarray:
-    """The ``size_a x size_b`` crosstab of two code arrays, in pieces of rows."""
-    from .features import _pieces
-
-    total = np.zeros(size_a * size_b, dtype=np.int64)
-    for rows in _pieces(a.size):
-        key = a[rows].astype(np.int64) * size_b
-        key += b[rows]
-        total += np.bincount(key, minlength=size_a * size_b)
-    return total.reshape(size_a, size_b)
-
-
-def _gather(lookup: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """``lookup[index]`` in pieces (numpy copies a non-int64 index whole before indexing)."""
-    from .features import _pieces
-
-    out = np.empty(index.size, dtype=lookup.dtype)
-    for rows in _pieces(index.size):
-        out[rows] = lookup[index[rows]]
-    return out
-
-
 def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
     """Exact min-norm least squares for one-hot blocks + a few numerical columns.
 
@@ -206,15 +170,15 @@ def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
     updated in place where the arithmetic allows: on a 3-million-row month each array
     is 24 MB, and every one alive at once raises the peak memory.
     """
-    from .features import _pieces
+    from .arrays import count, count_pairs, gather, pieces
 
     n = y.size
-    presents = [np.flatnonzero(_count(cols, p)) for cols in blocks]
+    presents = [np.flatnonzero(count(cols, p)) for cols in blocks]
     main = int(np.argmax([c.size for c in presents]))
     lookup = np.full(p, -1, dtype=np.int64)
     c_cols = presents[main]
     lookup[c_cols] = np.arange(c_cols.size)
-    g = _gather(lookup, blocks[main])
+    g = gather(lookup, blocks[main])
     blocks[main] = None
     q = c_cols.size
     counts = np.bincount(g, minlength=q).astype(np.float64)
@@ -228,7 +192,7 @@ def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
             continue
         lookup_i = np.full(p, -1, dtype=np.int64)
         lookup_i[presents[i]] = np.arange(presents[i].size)
-        codes = _gather(lookup_i, cols)
+        codes = gather(lookup_i, cols)
         blocks[i] = None
         others.append((presents[i], codes, np.bincount(codes).astype(np.float64)))
     num_cols = np.array([c for c, _ in numeric], dtype=np.int64)
@@ -240,7 +204,7 @@ def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
     N_within = np.empty_like(N)
     for j in range(N.shape[1]):
         N_means[:, j] = group_mean(N[:, j])
-        for rows in _pieces(n):  # N - its group means, without a whole-column temporary
+        for rows in pieces(n):  # N - its group means, without a whole-column temporary
             N_within[rows, j] = N[rows, j] - N_means[g[rows], j]
     y_within = group_mean(y)[g]
     np.subtract(y, y_within, out=y_within)
@@ -257,7 +221,7 @@ def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
     for cols_i, codes_i, _ in others:
         qi = cols_i.size
         if q * qi <= 50_000_000:
-            A = _count_pairs(g, codes_i, q, qi).astype(float)
+            A = count_pairs(g, codes_i, q, qi).astype(float)
         else:  # pragma: no cover - two huge blocks: sparse crosstab
             import scipy.sparse as sp
 
@@ -274,7 +238,7 @@ def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
                 block = np.diag(counts_i)
             else:
                 qj = cols_j.size
-                block = _count_pairs(codes_i, codes_j, cols_i.size, qj)
+                block = count_pairs(codes_i, codes_j, cols_i.size, qj)
             prod = AiD @ cross[j]
             prod = prod.toarray() if hasattr(prod, "toarray") else prod
             S[si, sj] = block - prod
@@ -402,7 +366,7 @@ def _row_sums(X, w: np.ndarray) -> np.ndarray | None:
     Starts from 0.0 and adds ``data * w[column]`` entry by entry, in pieces of rows; None
     when some row has more than :data:`ROW_SUM_ENTRIES` entries.
     """
-    from .features import _pieces
+    from .arrays import pieces
 
     n = X.shape[0]
     lengths = np.diff(X.indptr)
@@ -412,7 +376,7 @@ def _row_sums(X, w: np.ndarray) -> np.ndarray | None:
     out = np.zeros(n)
     if X.nnz == k * n:  # k entries on every row
         data, indices = X.data.reshape(n, k), X.indices.reshape(n, k)
-        for rows in _pieces(n):
+        for rows in pieces(n):
             part = out[rows]
             for t in range(k):
                 part += data[rows, t] * w[indices[rows, t]]
