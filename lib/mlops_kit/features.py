@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from .arrays import pieces
+from .arrays import count, gather, pieces
 from .errors import BadParameterError, MissingColumnsError
 
 #: the target column: ride duration in minutes (the course's name)
@@ -209,23 +209,27 @@ def _bounds(min_duration, max_duration) -> tuple[float, float]:
 
 
 def _code_dtype(categories: int):
-    """Codes as int64: numpy turns any other index dtype into int64 (a copy) to index."""
-    return np.int64
+    """Codes as int32 (half the memory), int64 beyond 2**31 categories.
+
+    numpy copies an int32 index to int64 before indexing with it, so month-sized
+    gathers and counts with codes go through :mod:`mlops_kit.arrays`, in pieces.
+    """
+    return np.int32 if categories < 2**31 else np.int64
 
 
 def _int_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Factorise integers: (codes, sorted unique values); a bincount when the range is small."""
     if values.size == 0:
-        return np.zeros(0, dtype=np.int64), values[:0].astype(np.int64)
+        return np.zeros(0, dtype=np.int32), values[:0].astype(np.int64)
     low, high = int(values.min()), int(values.max())
     if high - low < 10_000_000:
         # small non-negative values index the lookup directly (one pass fewer)
         low = min(low, 0) if high < 10_000_000 else low
         shifted = values if low == 0 else values.astype(np.int64, copy=False) - low
-        present = np.flatnonzero(np.bincount(shifted, minlength=high - low + 1))
+        present = np.flatnonzero(count(shifted, high - low + 1))
         lookup = np.full(high - low + 1, -1, dtype=_code_dtype(present.size))
         lookup[present] = np.arange(present.size)
-        return lookup[shifted], present + low
+        return gather(lookup, shifted), present + low
     uniques, codes = np.unique(values, return_inverse=True)
     return codes.astype(_code_dtype(uniques.size)), uniques.astype(np.int64)
 
@@ -528,12 +532,12 @@ class _Pairs:
 
     def add(self, pickup: np.ndarray, dropoff: np.ndarray) -> None:
         if self.key is not None and self._small(pickup) and self._small(dropoff):
-            key = pickup.astype(np.int64) * self.BASE
-            key += dropoff
+            key = pickup.astype(np.int32) * self.BASE  # < 2**20: int32 is plenty
+            key += dropoff.astype(np.int32, copy=False)
             self.key.add(key)
             return
         if self.key is not None:  # back to two columns, for good
-            key = self.key.result(np.int64)
+            key = self.key.result(np.int64).astype(np.int64)
             self.columns = (_Column(self.capacity), _Column(self.capacity))
             self.columns[0].add(key // self.BASE)
             self.columns[1].add(key % self.BASE)
@@ -551,7 +555,7 @@ class _Pairs:
                 codes_and_names(series(dropoff), fill=MISSING_LOCATION),
             )
             return codes, _as_names(names)
-        codes, pairs = _int_codes(self.key.result(np.int64))
+        codes, pairs = _int_codes(self.key.result(np.int32))
         self.key = None
         names = _join(_as_names(pairs // self.BASE), _as_names(pairs % self.BASE), "_")
         return codes, _as_names(names)
@@ -737,10 +741,10 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
                 "Fill them first: prepare_trips fills missing location IDs with -1, as the "
                 "2022 homework does.",
             )
-        present = np.bincount(codes, minlength=names.size) > 0
+        present = count(codes, names.size) > 0
         if not present.all():  # e.g. categories of a Categorical filtered away
-            lookup = np.cumsum(present) - 1
-            codes, names = lookup[codes], names[present]
+            lookup = (np.cumsum(present) - 1).astype(codes.dtype)
+            codes, names = gather(lookup, codes), names[present]
         return codes, names
 
     def _numbers(self, X: pd.DataFrame, column: str) -> np.ndarray:
@@ -888,7 +892,7 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         slots = []  # (first column, per-row columns or None, column, values)
         for column in categorical:
             codes, columns_of_cat = seen[column]
-            cols = columns_of_cat.astype(itype)[codes]
+            cols = gather(columns_of_cat.astype(itype), codes)
             first, last = int(cols.min()), int(cols.max())
             if first == last:
                 slots.append((first, None, first, np.ones(n)))
@@ -958,11 +962,11 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         unseen = None  # per-row count of categories unseen at fit
         for column in categorical:
             codes, columns_of_cat = seen[column]
-            cols = columns_of_cat.astype(itype)[codes] if n else np.zeros(0, dtype=itype)
+            cols = gather(columns_of_cat.astype(itype), codes)
             blocks.append((*self._span(column), cols, None))
             missing = columns_of_cat < 0
             if missing.any():
-                row_missing = missing[codes].view(np.int8)
+                row_missing = gather(missing, codes).view(np.int8)
                 unseen = row_missing.copy() if unseen is None else unseen + row_missing
         for column in numerical:
             index = self._numerical_index[column]
