@@ -557,8 +557,14 @@ class _Pairs:
             return codes, _as_names(names)
         codes, pairs = _int_codes(self.key.result(np.int32))
         self.key = None
-        names = _join(_as_names(pairs // self.BASE), _as_names(pairs % self.BASE), "_")
+        names = _join(_small_names(pairs // self.BASE), _small_names(pairs % self.BASE), "_")
         return codes, _as_names(names)
+
+
+def _small_names(ids: np.ndarray) -> np.ndarray:
+    """``_as_names(ids)`` for many repeats of a few IDs: each distinct one is named once."""
+    distinct, inverse = np.unique(ids, return_inverse=True)
+    return _as_names(distinct)[inverse]
 
 
 def prepare_batches(
