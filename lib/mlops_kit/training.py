@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
+from .arrays import count, count_pairs, gather, pieces
 from .errors import BadParameterError, ModelBundleError
 
 log = logging.getLogger(__name__)
@@ -105,15 +106,14 @@ def _project_out(w: np.ndarray, Z: np.ndarray) -> np.ndarray:
     return w - q @ (q.T @ w)
 
 
-def _rows_of_length(indptr: np.ndarray, k: int, chunk: int = 1 << 20) -> bool:
-    """True when every row has ``k`` entries (``indptr == 0, k, 2k, ...``), checked in chunks."""
+def _rows_of_length(indptr: np.ndarray, k: int, chunk: int | None = None) -> bool:
+    """True when every row has ``k`` entries (``indptr == 0, k, 2k, ...``), checked in pieces."""
     if indptr[0] != 0:
         return False
-    for first in range(0, indptr.size - 1, chunk):
-        part = indptr[first : first + chunk + 1]
-        if not np.all(np.diff(part) == k):
-            return False
-    return True
+    return all(
+        np.all(np.diff(indptr[rows.start : rows.stop + 1]) == k)
+        for rows in pieces(indptr.size - 1, chunk)
+    )
 
 
 def _regular_slots(X):
@@ -170,8 +170,6 @@ def _solve_blocks(blocks, numeric, y, p, fit_intercept, rtol):
     updated in place where the arithmetic allows: on a 3-million-row month each array
     is 24 MB, and every one alive at once raises the peak memory.
     """
-    from .arrays import count, count_pairs, gather, pieces
-
     n = y.size
     presents = [np.flatnonzero(count(cols, p)) for cols in blocks]
     main = int(np.argmax([c.size for c in presents]))
@@ -366,8 +364,6 @@ def _row_sums(X, w: np.ndarray) -> np.ndarray | None:
     Starts from 0.0 and adds ``data * w[column]`` entry by entry, in pieces of rows; None
     when some row has more than :data:`ROW_SUM_ENTRIES` entries.
     """
-    from .arrays import pieces
-
     n = X.shape[0]
     lengths = np.diff(X.indptr)
     k = int(lengths.max()) if n else 0
