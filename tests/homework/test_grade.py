@@ -9,6 +9,7 @@ import hashlib
 import json
 import sqlite3
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -234,7 +235,7 @@ def test_hostile_notebooks_cannot_read_the_key_or_touch_anything(graded):
     # nothing outside the submissions' working directories changed
     assert graded["after"] == graded["before"]
     assert not (out / "pwned.txt").exists()
-    with sqlite3.connect(out / "gradebook.sqlite") as db:
+    with closing(sqlite3.connect(out / "gradebook.sqlite")) as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert tables == {"grades", "answers"}
         assert max(r[0] for r in db.execute("SELECT score FROM grades")) <= 6
@@ -242,7 +243,7 @@ def test_hostile_notebooks_cannot_read_the_key_or_touch_anything(graded):
 
 def test_the_gradebook_holds_every_grade_and_a_rerun_grades_nothing(graded, practice_key_path):
     out, subs = graded["out"], graded["subs"]
-    with sqlite3.connect(out / "gradebook.sqlite") as db:
+    with closing(sqlite3.connect(out / "gradebook.sqlite")) as db:
         rows = db.execute("SELECT student, status, score FROM grades").fetchall()
         answers = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
     assert len(rows) == 20 and answers > 0

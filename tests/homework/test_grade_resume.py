@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import nbformat
@@ -89,7 +90,7 @@ def test_a_grader_killed_midway_keeps_what_it_graded(tmp_path, practice_key_path
         while time.monotonic() < deadline and proc.poll() is None:
             if book.exists():
                 try:
-                    with sqlite3.connect(book) as db:
+                    with closing(sqlite3.connect(book)) as db:
                         kept = db.execute("SELECT COUNT(*) FROM grades").fetchone()[0]
                 except sqlite3.Error:
                     kept = 0
@@ -104,7 +105,7 @@ def test_a_grader_killed_midway_keeps_what_it_graded(tmp_path, practice_key_path
     scratch = Path((out / "scratch-folder.txt").read_text())
     assert scratch.is_dir()  # a killed grader leaves its scratch folder ...
     assert kept >= 1, "the grader stored nothing before it was killed"
-    with sqlite3.connect(book) as db:
+    with closing(sqlite3.connect(book)) as db:
         before = db.execute("SELECT submission, status, score FROM grades").fetchall()
     assert len(before) < 4, "the grader finished before it could be killed"
 
@@ -115,7 +116,7 @@ def test_a_grader_killed_midway_keeps_what_it_graded(tmp_path, practice_key_path
     assert run.graded_now == 4 - len(before)
     assert [(g.status, g.score) for g in run.grades] == [("graded", 6.0)] * 4
     assert not scratch.exists()  # ... which the next run removes
-    with sqlite3.connect(book) as db:
+    with closing(sqlite3.connect(book)) as db:
         after = set(db.execute("SELECT submission, status, score FROM grades").fetchall())
     assert set(before) <= after and len(after) == 4
 

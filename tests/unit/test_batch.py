@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
@@ -232,7 +233,7 @@ def test_store_is_wal_and_keeps_results(tmp_path, notebook):
         fp = store.fingerprint(job)
         assert store.get(fp) is None
         store.put(fp, job, result(job, records={"doubled": 2}), run_id)
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with ResultStore(path) as store:
         assert store.get(fp)["records"] == {"doubled": 2}
