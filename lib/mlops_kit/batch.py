@@ -9,8 +9,8 @@ over :func:`mlops_kit.runner.run_notebook`:
   starts). One bad job never stops the others; a job whose kernel failed to start is tried
   once more; a progress bar shows on a terminal, one plain line per finished job elsewhere.
 - :class:`ResultStore` keeps each result in SQLite as soon as it arrives, keyed by a
-  fingerprint of the notebook's bytes, the parameters and the input files they name. Kill a
-  batch midway and run it again: only the jobs left (or changed) run.
+  fingerprint of the notebook's bytes, the parameters, the input files they name and the
+  kit's own code. Kill a batch midway and run it again: only the jobs left (or changed) run.
 - Any :class:`concurrent.futures.Executor` can run the jobs instead of the local pool, so a
   Dask cluster (``distributed.Client(address).get_executor()``) scales the same batch out.
 - :func:`load_grid` and :func:`expand_grid` turn a YAML grid file into jobs, and
@@ -30,6 +30,7 @@ import base64
 import concurrent.futures as cf
 import dataclasses
 import fnmatch
+import functools
 import hashlib
 import html
 import io
@@ -200,6 +201,31 @@ def input_files(job: Job) -> dict[str, Path]:
     return found
 
 
+def library_digest(root: str | Path | None = None) -> str:
+    """Return a sha256 of the kit's Python sources (``mlops_kit``'s ``.py`` files by default).
+
+    Notebooks call the library, so a result computed by one version of it is not the result
+    of another: the digest is part of every job's fingerprint, and upgrading or editing the
+    kit makes a re-run execute every job again instead of reusing stale results. Files are
+    taken in a fixed order with their paths, so moving code between modules counts too.
+
+    Args:
+        root: a package folder to digest instead (the tests pass a copy).
+    """
+    folder = Path(root) if root is not None else Path(__file__).parent
+    return _sources_digest(str(folder.resolve()))
+
+
+@functools.cache
+def _sources_digest(folder: str) -> str:
+    base = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(base.rglob("*.py")):
+        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def _canonical_json(value: Any) -> str:
     from .records import to_jsonable
 
@@ -207,12 +233,12 @@ def _canonical_json(value: Any) -> str:
 
 
 def job_fingerprint(job: Job, file_hash: Callable[[Path], str] | None = None) -> str:
-    """Return the sha256 that identifies a job's work: notebook bytes, parameters and inputs.
+    """Return the sha256 that identifies a job's work: notebook, parameters, inputs, library.
 
     Two runs with the same fingerprint compute the same thing, so a stored result can be
-    reused. The job's key is included, so two jobs of a batch never share a row. Timeouts,
-    workers and output paths are not part of it: changing them does not make a finished
-    result wrong.
+    reused. The job's key is included, so two jobs of a batch never share a row, and so is
+    :func:`library_digest`, so a changed kit runs everything again. Timeouts, workers and
+    output paths are not part of it: changing them does not make a finished result wrong.
 
     Args:
         job: the job.
@@ -232,6 +258,7 @@ def job_fingerprint(job: Job, file_hash: Callable[[Path], str] | None = None) ->
         "inputs": inputs,
         "kernel": job.kernel,
         "key": job.key,
+        "library": library_digest(),
     }
     return hashlib.sha256(_canonical_json(payload).encode()).hexdigest()
 

@@ -201,6 +201,38 @@ def test_fingerprint_follows_notebook_parameters_and_input_files(tmp_path, noteb
     assert job_fingerprint(job) != changed_input
 
 
+def test_library_digest_follows_the_kits_code(tmp_path):
+    from mlops_kit.batch import _sources_digest, library_digest
+
+    def digest() -> str:
+        _sources_digest.cache_clear()  # computed once per process otherwise
+        return library_digest(tmp_path)
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.py").write_text("X = 1\n")
+    (tmp_path / "sub" / "b.py").write_text("Y = 2\n")
+    (tmp_path / "notes.txt").write_text("not code")
+    first = digest()
+    assert len(first) == 64 and digest() == first
+    (tmp_path / "notes.txt").write_text("still not code")
+    assert digest() == first
+    (tmp_path / "a.py").write_text("X = 2\n")  # an edit
+    assert digest() != first
+    (tmp_path / "a.py").write_text("X = 1\n")
+    assert digest() == first
+    (tmp_path / "a.py").rename(tmp_path / "sub" / "a.py")  # the same code, moved
+    assert digest() != first
+
+
+def test_fingerprint_follows_the_library(tmp_path, notebook, monkeypatch):
+    import mlops_kit.batch as batch
+
+    job = Job(notebook, {"x": 1}, key="k")
+    first = job_fingerprint(job)
+    monkeypatch.setattr(batch, "library_digest", lambda root=None: "another kit")
+    assert job_fingerprint(job) != first
+
+
 def test_files_the_notebook_writes_are_not_inputs(tmp_path, notebook):
     from mlops_kit.batch import input_files
 
