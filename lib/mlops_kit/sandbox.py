@@ -24,6 +24,8 @@ How each limit works (Linux):
 - **read-only** (``--writable DIR``): every other mount is remounted read-only in that
   mount namespace, so the kernel can write only in the given folders (its working
   directory), not in the data cache, the home folder or the gradebook.
+- **lifetime**: the kernel gets Linux's parent-death signal (SIGKILL), so a grader killed
+  with SIGKILL or by the out-of-memory killer leaves no kernel running behind it.
 
 An unprivileged user gets the namespaces through a user namespace, where the kernel
 runs without capabilities (it cannot unmount the covers). Without user namespaces,
@@ -36,6 +38,7 @@ grader can tell its users.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -64,7 +67,14 @@ class SandboxError(OSError):
     """A namespace or mount system call failed (caught: the launcher degrades)."""
 
 
+@functools.cache
 def _libc():
+    """Return the C library, found once.
+
+    ``find_library`` runs a program (``ldconfig -p``); a program run after
+    ``unshare(CLONE_NEWPID)`` would become that namespace's PID 1 and, by exiting, leave
+    it unable to fork.
+    """
     import ctypes
     import ctypes.util
 
@@ -292,6 +302,31 @@ def limit_memory(memory_mb: int, report: dict) -> None:
         report["notes"].append(f"The memory cap was NOT applied: {exc}.")
 
 
+def die_with_starter(starter: int, report: dict) -> bool:
+    """Ask Linux to SIGKILL this process when the process that started it dies.
+
+    A grader killed with SIGKILL (or by the out-of-memory killer) cannot stop its kernels,
+    and a kernel started in its own session, as jupyter_client starts them, is not in the
+    group the grader's killer signals: a notebook stuck in a loop would burn a core until
+    someone finds it. The parent-death signal survives ``exec``, so the kernel inherits it.
+    Linux sends it when the *thread* that started the launcher ends; the runner starts
+    kernels from the thread that runs the notebook, which outlives the kernel.
+
+    Args:
+        starter: the pid of the process that started the launcher (read at start-up).
+        report: gets ``applied["dies_with_starter"]`` when the signal is set.
+
+    Returns:
+        False when the starter is already gone (the caller should exit), True otherwise.
+    """
+    try:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: nothing to set
+        return True
+    report["applied"]["dies_with_starter"] = True
+    return os.getppid() == starter  # it may have died before the signal was set
+
+
 def _wait_and_mirror(child: int) -> int:
     """Wait for the kernel (our child, PID 1 of its namespace) and exit as it did."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -351,19 +386,25 @@ def main(argv: list[str] | None = None) -> int:
     if not command:
         build_parser().error("give the command to run after --")
     report: dict = {"applied": {}, "notes": [], "pid": os.getpid()}
+    starter = os.getppid()
     # Opened now: once the file system is read-only its folder may not be writable.
     report_file = open(args.report, "w", encoding="utf-8") if args.report else None  # noqa: SIM115
     hide = [str(Path(p).expanduser().resolve()) for p in args.hide]
 
     writable = None if args.writable is None else [str(Path(p).resolve()) for p in args.writable]
     mounts = bool(hide) or writable is not None
+    forked = False
     if args.no_network or mounts:
         must_fork = enter_namespaces(network=args.no_network, hide=mounts, report=report)
         if must_fork:
+            # set after the namespaces (a change of credentials clears it), before the fork
+            if not die_with_starter(starter, report):
+                return 1
             child = os.fork()
             if child:
                 return _wait_and_mirror(child)
             # The child: PID 1 of the new namespace; dies with the launcher.
+            forked = True
             try:
                 _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             except OSError:
@@ -376,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
         _prctl(PR_SET_NO_NEW_PRIVS, 1)  # setuid programs gain nothing from here on
     except (OSError, AttributeError):
         pass
+    if not forked and not die_with_starter(starter, report):  # kept across the exec
+        return 1
     if report_file is not None:
         with report_file:
             report_file.write(json.dumps(report))

@@ -51,20 +51,32 @@ def _cmdlines() -> dict[int, list[str]]:
     return found
 
 
-def _kill_orphans(marker: str) -> None:
-    """SIGKILL the sandboxed kernels of the killed grader (their command lines name marker)."""
+def _sandboxed_kernels(marker: str) -> list[int]:
+    """Pids of the sandboxed kernels of graders whose command lines name ``marker``."""
     procs = _cmdlines()
     connection_files = {
         argv[argv.index("-f") + 1]
         for argv in procs.values()
         if marker in " ".join(argv) and "mlops_kit.sandbox" in argv and "-f" in argv
     }
-    for pid, argv in procs.items():
-        if any(f in argv for f in connection_files):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+    return [pid for pid, argv in procs.items() if any(f in argv for f in connection_files)]
+
+
+def _orphans_left(marker: str, wait: float = 10.0) -> list[int]:
+    """Kernels of a killed grader still running after ``wait`` seconds (then SIGKILLed).
+
+    The sandbox launcher asks Linux to kill a kernel when the worker that started it dies,
+    so none should be left; leftovers are killed so they cannot disturb other tests.
+    """
+    deadline = time.monotonic() + wait
+    while (left := _sandboxed_kernels(marker)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return left
 
 
 def test_a_grader_killed_midway_keeps_what_it_graded(tmp_path, practice_key_path):
@@ -101,7 +113,8 @@ def test_a_grader_killed_midway_keeps_what_it_graded(tmp_path, practice_key_path
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # the whole grader: pool workers too
         proc.wait()
-        _kill_orphans(str(out))
+        orphans = _orphans_left(str(out))
+    assert not orphans, "kernels outlived the killed grader"
     scratch = Path((out / "scratch-folder.txt").read_text())
     assert scratch.is_dir()  # a killed grader leaves its scratch folder ...
     assert kept >= 1, "the grader stored nothing before it was killed"

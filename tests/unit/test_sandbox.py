@@ -9,11 +9,14 @@ applies is decided with util-linux's ``unshare``, independently of the kit's cod
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -181,6 +184,73 @@ def test_launcher_without_namespaces_says_so(tmp_path):
 def test_launcher_mirrors_a_fatal_signal(tmp_path):
     done, _ = launch(tmp_path, code="import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
     assert done.returncode == -9
+
+
+def _stat(pid: int) -> list[str]:
+    """Fields of /proc/PID/stat after the command name: [state, ppid, ...], or []."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its reaper counts as gone)."""
+    fields = _stat(pid)
+    return bool(fields) and fields[0] not in ("Z", "X")
+
+
+def _children(pid: int) -> list[int]:
+    procs = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+    return [child for child in procs if _stat(child)[1:2] == [str(pid)]]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
+@pytest.mark.parametrize("way", ["exec", "fork"])
+def test_launched_command_dies_with_the_process_that_started_it(tmp_path, way):
+    """A grader killed with SIGKILL must not leave its kernels running (a loop burns a core).
+
+    A stand-in for the batch worker starts the launcher the way jupyter_client starts a
+    kernel (its own session), then is SIGKILLed: the launched command must be gone within
+    seconds. ``--memory-mb`` alone makes the launcher exec the command; a hidden path
+    makes it fork the command into a new PID namespace (where this machine has them).
+    """
+    if way == "exec":
+        options = ["--memory-mb", "512"]
+    else:
+        if not NAMESPACES:
+            pytest.skip("this machine cannot make namespaces: the launcher does not fork")
+        (tmp_path / "hidden").mkdir()
+        options = ["--no-network", "--hide", str(tmp_path / "hidden")]
+    report_path = tmp_path / "r.json"
+    launcher = [PY, "-m", "mlops_kit.sandbox", "--report", str(report_path), *options]
+    command = [PY, "-c", "import time; time.sleep(120)"]
+    worker = (
+        "import subprocess, time\n"
+        f"subprocess.Popen({[*launcher, '--', *command]!r}, start_new_session=True)\n"
+        "time.sleep(120)\n"
+    )
+    stand_in = subprocess.Popen([PY, "-c", worker])
+    launched: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not launched:
+            if report_path.exists() and report_path.read_text():
+                pid = json.loads(report_path.read_text())["pid"]
+                launched = [pid, *_children(pid)]  # the command itself, or launcher + child
+            time.sleep(0.05)
+        assert launched and all(_alive(pid) for pid in launched)
+        assert len(launched) == (1 if way == "exec" else 2)
+    finally:
+        stand_in.kill()
+        stand_in.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in launched):
+        time.sleep(0.05)
+    survivors = [pid for pid in launched if _alive(pid)]
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, "the launched command outlived the process that started it"
 
 
 def test_launcher_needs_a_command():
