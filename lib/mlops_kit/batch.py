@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import fnmatch
 import functools
@@ -44,7 +45,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -557,6 +558,27 @@ def start_workers_early() -> None:
     forkserver.ensure_running()
 
 
+@contextlib.contextmanager
+def _main_file_hidden_if_missing() -> Iterator[None]:
+    """Hide ``__main__.__file__`` while workers start, when it names no file.
+
+    A new worker re-runs the caller's main script from its path, so a batch started by a
+    script fed on standard input (``python - < script.py``, whose ``__file__`` is
+    ``<stdin>``) had every worker die at start-up. Workers need only this module, never
+    the caller's script, so they are started as if from an interactive session.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or Path(path).is_file():
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def _make_pool(workers: int) -> cf.ProcessPoolExecutor:
     import multiprocessing
 
@@ -764,7 +786,8 @@ def _run_pending(
 
     def submit(index: int) -> None:
         attempts[index] += 1
-        pending[pool.submit(execute_job, jobs[index])] = index
+        with _main_file_hidden_if_missing():  # the pool may start a worker now
+            pending[pool.submit(execute_job, jobs[index])] = index
 
     def fill() -> None:
         while True:

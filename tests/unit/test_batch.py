@@ -524,6 +524,22 @@ def test_resume_runs_only_what_is_missing_or_changed(tmp_path, notebook):
 
 
 @pytest.mark.runner
+def test_a_batch_started_from_a_script_on_standard_input_runs(tmp_path, notebook):
+    """``python - < script.py`` names ``<stdin>`` as its main file, which workers cannot run."""
+    script = (
+        "from mlops_kit.batch import Job, run_batch\n"
+        f"jobs = [Job({str(notebook)!r}, {{'x': x}}, {str(tmp_path)!r} + f'/o{{x}}.ipynb', "
+        "key=str(x)) for x in (1, 2)]\n"
+        "print([r.status for r in run_batch(jobs, workers=2, progress=False)])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-"], input=script, capture_output=True, text=True, cwd=tmp_path,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['ok', 'ok']", done.stderr
+
+
 def test_a_job_that_kills_its_worker_does_not_take_others_down(tmp_path, notebook):
     out = tmp_path / "out"
     jobs = [
