@@ -5,6 +5,11 @@ Two tables live here:
 * :data:`COURSE_MAP`: the road from a notebook that trains one model to a system that
   keeps a model healthy in production, step by step, each with the MLOps Zoomcamp
   module that teaches it and, where the kit has one, the library call that does it.
+  It follows the course's own overview (``01-intro/06-course-overview.md`` in
+  DataTalksClub/mlops-zoomcamp): module 1 sets up the project and a baseline model, 2 adds
+  tracking and model management, 3 turns the notebook into a script and a pipeline, 4
+  serves the model in batch, online and streaming modes, 5 monitors it, 6 adds tests, code
+  quality, infrastructure as code and CI/CD. Tools that changed between cohorts say so.
 * :data:`PRINCIPLES` and :data:`COMPONENTS`: the nine principles and the technical
   components of MLOps named by Kreuzberger, Kühl and Hirschl in "Machine Learning
   Operations (MLOps): Overview, Definition, and Architecture" (IEEE Access, 2023;
@@ -98,11 +103,11 @@ COURSE_MAP: tuple[Step, ...] = (
     ),
     Step(
         "train",
-        "Train and evaluate as a parametrized pipeline",
+        "Train and evaluate",
         "train",
         1,
         "Fit a linear model on one month and measure its RMSE on the next.",
-        "scikit-learn, papermill",
+        "scikit-learn, Jupyter",
         "mlops_kit.training.train_and_evaluate",
     ),
     Step(
@@ -128,8 +133,20 @@ COURSE_MAP: tuple[Step, ...] = (
         "Register models",
         "train",
         2,
-        "Keep versions of the model and promote one from staging to production.",
+        "Keep versions of the model and mark the one to serve (aliases and tags; "
+        "stages such as Staging and Production before MLflow 2.9).",
         "MLflow model registry",
+        None,
+    ),
+    Step(
+        "script",
+        "Turn the notebook into a script",
+        "train",
+        3,
+        "Move the notebook's cells into a training script that takes the month as a "
+        "parameter, so training runs again without opening a notebook (the kit's "
+        "`mlops-kit train` is such a script).",
+        "Python, argparse",
         None,
     ),
     Step(
@@ -137,8 +154,8 @@ COURSE_MAP: tuple[Step, ...] = (
         "Orchestrate the training pipeline",
         "train",
         3,
-        "Turn the notebook into a pipeline of tasks that runs on a schedule and retries.",
-        "Mage (earlier cohorts: Prefect)",
+        "Run the script's steps as a pipeline of tasks that an orchestrator schedules and watches.",
+        "Prefect (2022-2023 cohorts), Mage (2024), the learner's choice (2025)",
         None,
     ),
     Step(
@@ -156,7 +173,7 @@ COURSE_MAP: tuple[Step, ...] = (
         "operate",
         4,
         "Score a whole month of rides at once and write the predictions to a file.",
-        "pandas, Mage/Prefect",
+        "pandas, Prefect or Mage",
         None,
     ),
     Step(
@@ -174,16 +191,7 @@ COURSE_MAP: tuple[Step, ...] = (
         "operate",
         5,
         "Watch the input data and the predictions for drift and quality drops.",
-        "Evidently, Prometheus, Grafana",
-        None,
-    ),
-    Step(
-        "retraining",
-        "Retrain when the model degrades",
-        "operate",
-        5,
-        "Start the training pipeline again when monitoring sees drift.",
-        "Evidently + the orchestrator",
+        "Evidently, PostgreSQL, Grafana (2022 cohort: Prometheus too)",
         None,
     ),
     Step(
@@ -207,7 +215,8 @@ class Principle:
         name: the principle's short name.
         meaning: what it asks of a project, in one or two sentences.
         module: the course module that teaches it.
-        level: the maturity level (0-4) where it first shows up.
+        level: the maturity level (1-4) where it first shows up: the lowest level of the
+            self-assessment questions that cite it (a test keeps the two in step).
         taxi_example: what it means for the taxi duration model.
     """
 
@@ -226,14 +235,14 @@ PRINCIPLES: tuple[Principle, ...] = (
         "Building, testing, delivering and deploying happen automatically on every "
         "change, so feedback on a broken step comes fast and releases stop being manual.",
         6,
-        3,
+        1,
         "A push runs the tests and, when they pass, ships the new duration model.",
     ),
     Principle(
         "P2",
         "Workflow orchestration",
         "The tasks of an ML pipeline run in the order their dependencies require, as a "
-        "directed acyclic graph that a tool schedules and retries.",
+        "directed acyclic graph that a tool schedules and runs.",
         3,
         2,
         "download -> prepare -> vectorize -> train -> evaluate runs as one scheduled flow.",
@@ -244,12 +253,12 @@ PRINCIPLES: tuple[Principle, ...] = (
         "An experiment can be run again and give the same result: same code, same data, "
         "same environment, same seeds.",
         2,
-        2,
+        1,
         "Pinned packages, the month's file and the seed give the same RMSE on any machine.",
     ),
     Principle(
         "P4",
-        "Versioning of data, model and code",
+        "Versioning",
         "Data, trained models and code are all versioned, so any result can be traced "
         "back and any earlier state restored.",
         2,
@@ -286,8 +295,8 @@ PRINCIPLES: tuple[Principle, ...] = (
     Principle(
         "P8",
         "Continuous monitoring",
-        "Data, predictions and the serving system are watched all the time for drift, "
-        "quality drops and failures.",
+        "Data, model, code, infrastructure and serving performance are assessed "
+        "periodically, to catch drift, quality drops and failures.",
         5,
         4,
         "A dashboard shows the share of drifted columns and the mean predicted duration.",
@@ -334,7 +343,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("C6", "Model registry", ("P3", "P4"), 2, "MLflow model registry"),
     Component("C7", "ML metadata stores", ("P4", "P7"), 2, "MLflow tracking"),
     Component("C8", "Model serving component", ("P1",), 4, "Flask + Docker, AWS Lambda"),
-    Component("C9", "Monitoring component", ("P8", "P9"), 5, "Evidently, Prometheus, Grafana"),
+    Component("C9", "Monitoring component", ("P8", "P9"), 5, "Evidently, Grafana"),
 )
 
 

@@ -1,8 +1,9 @@
 """The MLOps maturity model: five levels, a self-assessment, and a scan of a project.
 
-The course's first module places a team on the five levels of Microsoft's "Machine
-Learning operations maturity model" (Azure Architecture Center). The levels measure how
-much of the path from a notebook to a model that maintains itself is automated:
+The course's first module places a team on the five levels of Microsoft's "MLOps maturity
+model" (Azure Architecture Center; called "Machine Learning operations maturity model" until
+its 2025 revision, whose wording the traits below follow). The levels measure how much of
+the path from a notebook to a model that maintains itself is automated:
 
 ====  ===============================  =================================================
  0    No MLOps                         everything by hand, one person, no tracking
@@ -11,6 +12,11 @@ much of the path from a notebook to a model that maintains itself is automated:
  3    Automated model deployment       a CI/CD pipeline releases models with tests
  4    Full MLOps automated operations  production metrics trigger retraining by themselves
 ====  ===============================  =================================================
+
+The course itself aims at level 2 and parts of level 3: tracked experiments, training
+that runs again with one command, several ways to deploy, and monitoring that shows
+problems (``01-intro/07-maturity-model.md`` in DataTalksClub/mlops-zoomcamp). Not every
+project needs level 4: a proof of concept can stay at level 0.
 
 This module holds that model as data (:data:`LEVELS`, restated in our own words), a
 self-assessment (:data:`QUESTIONS`, :func:`assess`, :func:`plot_assessment`) and
@@ -123,7 +129,7 @@ LEVELS: tuple[Level, ...] = (
         ),
         model_creation=(
             "data collected by hand",
-            "compute not managed",
+            "compute probably not managed",
             "experiments not tracked in any reliable way",
             "the result is one model file handed over with its inputs and outputs",
         ),
@@ -179,6 +185,8 @@ LEVELS: tuple[Level, ...] = (
             "central tracking of training runs and their metrics",
             "model management (versions of trained models)",
             "recurring training on a schedule or an event",
+            "a managed feature store",
+            "training environments defined and managed as code",
         ),
         people=(
             "data scientists and data engineers turn experiment code into repeatable jobs",
@@ -244,9 +252,10 @@ LEVELS: tuple[Level, ...] = (
             "detailed, central metrics from the deployed model",
             "retraining triggered automatically by drift or regression signals",
             "models promoted automatically by policy",
+            "the health and freshness of computed features monitored",
         ),
         people=(
-            "data scientists also tell data engineers which production signals to collect",
+            "data scientists also work with software engineers to pick the data markers to watch",
             "data engineers manage inputs and outputs with both other roles",
             "software engineers also implement the collection of post-deployment metrics",
         ),
@@ -403,10 +412,18 @@ QUESTIONS: tuple[Question, ...] = (
         "P3",
         "pin the environment (environment.yml, a lock file or a Docker image)",
     ),
+    Question(
+        "recurring_training",
+        "Does training run again by itself, on a schedule or when a new month of data lands?",
+        2,
+        "P6",
+        "schedule the training pipeline in the orchestrator, e.g. once a month (module 3)",
+    ),
     # level 3: automated model deployment
     Question(
         "model_registry",
-        "Are models promoted through a registry (staging -> production), not copied as files?",
+        "Are models promoted through a registry (an alias or stage marks the served one), "
+        "not copied as files?",
         3,
         "P4",
         "register models and promote them through a model registry (module 2)",
@@ -445,7 +462,7 @@ QUESTIONS: tuple[Question, ...] = (
         "Does the deployed service send its metrics to dashboards and alerts?",
         4,
         "P8",
-        "export the service's metrics to Prometheus/Grafana with alerts (module 5)",
+        "send the service's metrics to a dashboard with alerts, e.g. Grafana (module 5)",
     ),
     Question(
         "automatic_retraining",

@@ -53,6 +53,26 @@ def test_questions_cite_known_principles():
     assert {q.principle for q in QUESTIONS} <= ids
 
 
+def test_a_principle_first_shows_up_at_its_lowest_question():
+    """The level given to a principle and the self-assessment's questions never disagree.
+
+    The paper maps no principle to a maturity level; the kit's mapping is the lowest level
+    of a question citing the principle, so a learner who answers "yes" up to that level
+    has met it.
+    """
+    for item in PRINCIPLES:
+        levels = [q.level for q in QUESTIONS if q.principle == item.id]
+        assert levels, f"no self-assessment question cites {item.id}"
+        assert item.level == min(levels), (item.id, item.level, sorted(levels))
+
+
+def test_the_course_map_names_each_cohorts_tools():
+    steps = {s.id: s for s in COURSE_MAP}
+    assert "Prefect" in steps["orchestration"].tools and "Mage" in steps["orchestration"].tools
+    assert steps["script"].module == 3  # the course turns the notebook into a script there
+    assert "papermill" not in steps["train"].tools  # the course's module 1 is a plain notebook
+
+
 def test_principle_lookup():
     assert course.principle("p3").name == "Reproducibility"
     with pytest.raises(UnknownParameterError, match="P1, P2"):
