@@ -948,6 +948,7 @@ def _launcher_argv(
     limits: Limits, hidden: list[str], writable: list[str], report: Path
 ) -> list[str]:
     argv = [sys.executable, "-m", "mlops_kit.sandbox", "--report", str(report)]
+    argv += ["--parent", str(os.getpid())]  # this process starts the kernel: die with it
     for folder in writable:
         argv += ["--writable", folder]
     if limits.memory_mb:

@@ -327,6 +327,15 @@ def die_with_starter(starter: int, report: dict) -> bool:
     return os.getppid() == starter  # it may have died before the signal was set
 
 
+def _starter_gone(starter: int) -> int:
+    print(
+        f"mlops_kit.sandbox: the process that started it (pid {starter}) is gone, so the "
+        "command was not run (nobody would read its results).",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def _wait_and_mirror(child: int) -> int:
     """Wait for the kernel (our child, PID 1 of its namespace) and exit as it did."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -375,6 +384,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="make the file system read-only except these folders (repeatable)",
     )
     parser.add_argument("--report", default=None, help="write what was applied here (JSON)")
+    parser.add_argument(
+        "--parent",
+        type=int,
+        default=None,
+        metavar="PID",
+        help="the process that starts the launcher: the command dies with it, and nothing "
+        "runs if it is already gone (default: the parent at start-up)",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")
     return parser
 
@@ -386,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     if not command:
         build_parser().error("give the command to run after --")
     report: dict = {"applied": {}, "notes": [], "pid": os.getpid()}
-    starter = os.getppid()
+    # the starter may die before this line runs: the runner names itself to close that gap
+    starter = args.parent if args.parent is not None else os.getppid()
     # Opened now: once the file system is read-only its folder may not be writable.
     report_file = open(args.report, "w", encoding="utf-8") if args.report else None  # noqa: SIM115
     hide = [str(Path(p).expanduser().resolve()) for p in args.hide]
@@ -399,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         if must_fork:
             # set after the namespaces (a change of credentials clears it), before the fork
             if not die_with_starter(starter, report):
-                return 1
+                return _starter_gone(starter)
             child = os.fork()
             if child:
                 return _wait_and_mirror(child)
@@ -418,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, AttributeError):
         pass
     if not forked and not die_with_starter(starter, report):  # kept across the exec
-        return 1
+        return _starter_gone(starter)
     if report_file is not None:
         with report_file:
             report_file.write(json.dumps(report))

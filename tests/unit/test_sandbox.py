@@ -52,7 +52,8 @@ def launch(tmp_path: Path, *options: str, code: str) -> tuple[subprocess.Complet
         text=True,
         timeout=60,
     )
-    data = json.loads(report.read_text()) if report.exists() else {}
+    text = report.read_text() if report.exists() else ""
+    data = json.loads(text) if text else {}  # empty when the launcher ran nothing
     return done, data
 
 
@@ -251,6 +252,16 @@ def test_launched_command_dies_with_the_process_that_started_it(tmp_path, way):
     for pid in survivors:
         os.kill(pid, signal.SIGKILL)
     assert not survivors, "the launched command outlived the process that started it"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
+@pytest.mark.parametrize("hide", [False, True])
+def test_launcher_runs_nothing_when_its_starter_is_already_gone(tmp_path, hide):
+    # --parent names a process that is not the launcher's parent: as if it had died
+    options = ["--parent", "1", *(["--hide", str(tmp_path)] if hide and NAMESPACES else [])]
+    done, _ = launch(tmp_path, *options, code="print('ran')")
+    assert done.returncode == 1 and "ran" not in done.stdout
+    assert "is gone" in done.stderr
 
 
 def test_launcher_needs_a_command():
