@@ -25,6 +25,7 @@ import logging
 import os
 import pickle
 import platform
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -672,16 +673,28 @@ def open_trips(trips, categorical, numerical, *, source: str = "auto", rows=None
     return batches, _info(batches.attrs)
 
 
-class _TimedBatches:
-    """Batches that count the seconds spent reading them (the rest is preparing)."""
+class _Stopped(Exception):
+    """The month's reading was abandoned: the caller is already on its way out."""
 
-    def __init__(self, batches):
+
+class _TimedBatches:
+    """Batches that count the seconds spent reading them (the rest is preparing).
+
+    ``stop``, when given and set, ends the reading at the next batch with :class:`_Stopped`:
+    a Ctrl-C while the training month is fitted then does not wait for the validation month
+    to be read to its end.
+    """
+
+    def __init__(self, batches, stop=None):
         self.schema, self.num_rows, self._batches = batches.schema, batches.num_rows, batches
         self.seconds = 0.0
+        self._stop = stop
 
     def __iter__(self):
         iterator = iter(self._batches)
         while True:
+            if self._stop is not None and self._stop.is_set():
+                raise _Stopped
             start = time.perf_counter()
             try:
                 batch = next(iterator)
@@ -692,7 +705,7 @@ class _TimedBatches:
             yield batch
 
 
-def _prepare_month(opened, categorical, numerical, min_duration, max_duration):
+def _prepare_month(opened, categorical, numerical, min_duration, max_duration, stop=None):
     """A month's PreparedTrips, and the seconds spent reading its batches (0 for a frame)."""
     import pandas as pd
 
@@ -700,7 +713,7 @@ def _prepare_month(opened, categorical, numerical, min_duration, max_duration):
 
     if isinstance(opened, pd.DataFrame):
         return _frame_as_arrays(opened, categorical, numerical, min_duration, max_duration), 0.0
-    timed = _TimedBatches(opened)
+    timed = _TimedBatches(opened, stop)
     del opened
     month = prepare_batches(
         timed,
@@ -864,10 +877,10 @@ def train_and_evaluate(
         )
     lap("read")
 
-    def prepare(name):
+    def prepare(name, stop=None):
         began = time.perf_counter()
         month, read_seconds = _prepare_month(
-            opened.pop(name), categorical, numerical, min_duration, max_duration
+            opened.pop(name), categorical, numerical, min_duration, max_duration, stop
         )
         if not len(month):
             raise BadParameterError(
@@ -877,28 +890,31 @@ def train_and_evaluate(
             )
         return month, read_seconds, time.perf_counter() - began - read_seconds
 
+    stop = threading.Event()  # set when training fails or is interrupted
     with ThreadPoolExecutor(1, thread_name_prefix="mlops-kit-val") as pool:
         # the validation month is read on the other core while the training month is
         # read and fitted on this one (each decodes its batches on its own thread)
         try:
-            val_future = pool.submit(prepare, "val")
+            val_future = pool.submit(prepare, "val", stop)
         except RuntimeError:  # no thread to be had (a sandbox's limits): one after the other
             val_future = None
         try:
             month, read_seconds, _ = prepare("train")
+            timings["read"] += read_seconds
+            clock += read_seconds
+            lap("prepare")
+            y_train, y_train_pred = month.duration, _fit_month(vectorizer, estimator, month, lap)
+            del month
+            lap("predict")
+            month, read_seconds, prepare_seconds = (
+                val_future.result() if val_future is not None else prepare("val")
+            )
         except BaseException:
+            # leaving the pool waits for its thread: make it stop at its next batch
+            stop.set()
             if val_future is not None:
                 val_future.cancel()
             raise
-        timings["read"] += read_seconds
-        clock += read_seconds
-        lap("prepare")
-        y_train, y_train_pred = month.duration, _fit_month(vectorizer, estimator, month, lap)
-        del month
-        lap("predict")
-        month, read_seconds, prepare_seconds = (
-            val_future.result() if val_future is not None else prepare("val")
-        )
     clock = time.perf_counter()  # the wait, if any, is counted as the validation month's
     # own reading and preparing (which overlap the training's)
     timings["read"] += read_seconds

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import time
 
 import numpy as np
 import pandas as pd
@@ -473,6 +474,47 @@ def test_without_a_second_thread_the_months_are_read_one_after_the_other(monkeyp
     alone = train_and_evaluate(*paths, source="real")
     np.testing.assert_array_equal(alone.y_val_pred, threaded.y_val_pred)
     assert alone.metrics["val_rmse"] == threaded.metrics["val_rmse"]
+
+
+def test_an_interrupted_training_does_not_read_the_validation_month_to_its_end(monkeypatch):
+    """Ctrl-C while the training month is fitted: the validation reader stops at once.
+
+    The validation month is served in 60 slow batches; fitting raises KeyboardInterrupt.
+    Leaving train_and_evaluate waits for the reading thread, which must stop at its next
+    batch instead of reading all 60.
+    """
+    import pyarrow.parquet as pq
+
+    from mlops_kit.synthetic import synthetic_trips
+
+    paths = [synthetic_trips("green", month, 6000, 4) for month in ("2021-01", "2021-02")]
+    served = []
+
+    class SlowBatches:
+        def __init__(self, batches):
+            self.schema, self.num_rows, self.attrs = batches.schema, batches.num_rows, {}
+            self._table = pq.read_table(paths[1], columns=batches.schema.names)
+
+        def __iter__(self):
+            for batch in self._table.to_batches(max_chunksize=100):
+                time.sleep(0.02)
+                served.append(batch.num_rows)
+                yield batch
+
+    real_open = training.open_trips
+
+    def open_slowly(trips, *args, **kwargs):
+        batches, info = real_open(trips, *args, **kwargs)
+        return (SlowBatches(batches), info) if trips == paths[1] else (batches, info)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "open_trips", open_slowly)
+    monkeypatch.setattr(training, "_fit_month", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_and_evaluate(*paths, source="real")
+    assert len(served) < 30, f"the reader went on for {len(served)} of 60 batches"
 
 
 def test_predict_sums_each_row_in_column_order():
