@@ -673,17 +673,23 @@ def _sample(table, rows, seed):
 
 
 def _read_table(dataset_or_path, columns, *, source, rows, seed):
+    path, what, parquet, columns, attrs = _open(dataset_or_path, columns, source, rows, seed)
+    parquet.close()
+    return _read_opened(path, what, columns, attrs, rows, seed), attrs
+
+
+def _read_opened(path, what, columns, attrs, rows, seed):
+    """Read a file :func:`_open` checked, whole, or a seeded sample of ``rows`` of a real one."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path, what, _, columns, attrs = _open(dataset_or_path, columns, source, rows, seed)
     try:
         table = pq.read_table(path, columns=columns)
     except (pa.ArrowException, OSError) as exc:
         raise _unreadable(what, path, exc) from exc
     if rows is not None and attrs["origin"] != "synthetic" and table.num_rows > rows:
         table = _sample(table, rows, seed)
-    return table, attrs
+    return table
 
 
 def read_trip_batches(
@@ -725,7 +731,7 @@ def read_trip_batches(
     num_rows = parquet.metadata.num_rows
     parquet.close()
     if rows is not None and attrs["origin"] != "synthetic" and num_rows > rows:
-        table, _ = _read_table(path, columns, source="real", rows=rows, seed=seed)
+        table = _read_opened(path, what, columns, attrs, rows, seed)  # footer checked once
         return TripBatches(schema, table.num_rows, attrs, iter(table.to_batches(batch_rows)))
 
     def batches():
