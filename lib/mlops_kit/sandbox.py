@@ -313,7 +313,8 @@ def die_with_starter(starter: int, report: dict) -> bool:
     kernels from the thread that runs the notebook, which outlives the kernel.
 
     Args:
-        starter: the pid of the process that started the launcher (read at start-up).
+        starter: the pid of the process that started the launcher (``--parent``, else the
+            parent at start-up).
         report: gets ``applied["dies_with_starter"]`` when the signal is set.
 
     Returns:
