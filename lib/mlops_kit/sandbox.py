@@ -412,23 +412,23 @@ def main(argv: list[str] | None = None) -> int:
 
     writable = None if args.writable is None else [str(Path(p).resolve()) for p in args.writable]
     mounts = bool(hide) or writable is not None
-    forked = False
+    must_fork = False
     if args.no_network or mounts:
         must_fork = enter_namespaces(network=args.no_network, hide=mounts, report=report)
-        if must_fork:
-            # set after the namespaces (a change of credentials clears it), before the fork
-            if not die_with_starter(starter, report):
-                return _starter_gone(starter)
-            child = os.fork()
-            if child:
-                return _wait_and_mirror(child)
-            # The child: PID 1 of the new namespace; dies with the launcher.
-            forked = True
-            try:
-                _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-            except OSError:
-                pass
-            hide_paths(hide, report, new_proc=True, writable=writable)
+    # after the namespaces (a change of credentials clears it); kept across the exec, and
+    # before a fork it covers the launcher, whose child below dies with it
+    if not die_with_starter(starter, report):
+        return _starter_gone(starter)
+    if must_fork:
+        child = os.fork()
+        if child:
+            return _wait_and_mirror(child)
+        # The child: PID 1 of the new namespace; dies with the launcher.
+        try:
+            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except OSError:
+            pass
+        hide_paths(hide, report, new_proc=True, writable=writable)
 
     if args.memory_mb:
         limit_memory(args.memory_mb, report)
@@ -436,8 +436,6 @@ def main(argv: list[str] | None = None) -> int:
         _prctl(PR_SET_NO_NEW_PRIVS, 1)  # setuid programs gain nothing from here on
     except (OSError, AttributeError):
         pass
-    if not forked and not die_with_starter(starter, report):  # kept across the exec
-        return _starter_gone(starter)
     if report_file is not None:
         with report_file:
             report_file.write(json.dumps(report))
