@@ -550,15 +550,20 @@ class _Pairs:
         if self.key is None:
             pickup, dropoff = self.columns
             self.columns = None
-            codes, names = pair_codes(
+            return _pair_codes_and_names(
                 codes_and_names(series(pickup), fill=MISSING_LOCATION),
                 codes_and_names(series(dropoff), fill=MISSING_LOCATION),
             )
-            return codes, _as_names(names)
         codes, pairs = _int_codes(self.key.result(np.int32))
         self.key = None
         names = _join(_small_names(pairs // self.BASE), _small_names(pairs % self.BASE), "_")
         return codes, _as_names(names)
+
+
+def _pair_codes_and_names(pickup, dropoff) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pair_codes`, with the route names as the array the batch path keeps."""
+    codes, names = pair_codes(pickup, dropoff)
+    return codes, _as_names(names)
 
 
 def _small_names(ids: np.ndarray) -> np.ndarray:
@@ -656,13 +661,12 @@ def prepare_batches(
     if pairs:
         categories[PU_DO] = pairs.codes(series)
     elif PU_DO in categorical:
-        codes, names = pair_codes(
+        categories[PU_DO] = _pair_codes_and_names(
             *(
                 categories.get(c) or codes_and_names(series(c), fill=MISSING_LOCATION)
                 for c in locations
             )
         )
-        categories[PU_DO] = (codes, _as_names(names))
     categories = {name: categories[name] for name in categorical}
     return PreparedTrips(duration, categories, numbers, raw_rows)
 
