@@ -109,7 +109,7 @@ def phases(nb: Path, samples: int = 3) -> dict[str, float]:
         stops.append(t3 - t2)
     # the same notebook through the kit's runner, in this (warm) process: what remains
     # beyond the kernel's own work is papermill's and the runner's bookkeeping
-    from mlops_kit.runner import run_notebook
+    from mlops_kit.execution.runner import run_notebook
 
     out = nb.parent / "phases"
     run_notebook(nb, {"x": 1}, out / "warm.ipynb")
@@ -128,7 +128,7 @@ def phases(nb: Path, samples: int = 3) -> dict[str, float]:
 
 def repeat_batches(nb: Path, out: Path, jobs: int, workers: int, repeat: int) -> dict[str, int]:
     """Run the batch ``repeat`` times in this process; count kernel-start trouble."""
-    from mlops_kit.batch import Job, run_batch
+    from mlops_kit.execution.batch import Job, run_batch
 
     counts = {"batches": 0, "jobs": 0, "not ok": 0, "kernel start failed": 0, "start retried": 0}
     for r in range(repeat):

@@ -5,7 +5,7 @@ What runs, each in its own child process (so each peak memory is its own max RSS
 * ``reference``: the course's code as written: ``pd.read_parquet`` of the whole file,
   duration with ``.apply(lambda td: td.total_seconds() / 60)``, ``astype(str)``,
   ``to_dict(orient="records")`` + ``DictVectorizer``, ``LinearRegression()``.
-* ``kit``: ``mlops_kit.training.train_and_evaluate`` (only the needed columns, read a
+* ``kit``: ``mlops_kit.model.training.train_and_evaluate`` (only the needed columns, read a
   record batch at a time and filtered as they come; codes instead of strings; the exact
   solver fitted from the vectoriser's slots; the validation month read on the second
   core meanwhile), run ``--kit-runs`` times (default 5) in fresh processes; the median
@@ -116,7 +116,7 @@ def run_reference(train_path: str, val_path: str, feature_set: str) -> dict:
 
 def run_kit(train_path: str, val_path: str, feature_set: str) -> dict:
     """The kit: one call."""
-    from mlops_kit.training import train_and_evaluate
+    from mlops_kit.model.training import train_and_evaluate
 
     categorical, numerical = FEATURE_SETS[feature_set]
     start = time.perf_counter()
@@ -142,9 +142,9 @@ def run_converged(train_path: str, val_path: str, feature_set: str) -> dict:
     import numpy as np
     from scipy.sparse.linalg import LinearOperator, lsqr
 
-    from mlops_kit.data import read_trips
-    from mlops_kit.features import TripVectorizer, prepare_trips
-    from mlops_kit.training import rmse
+    from mlops_kit.model.features import TripVectorizer, prepare_trips
+    from mlops_kit.model.training import rmse
+    from mlops_kit.tlc.data import read_trips
 
     categorical, numerical = FEATURE_SETS[feature_set]
     start = time.perf_counter()
@@ -191,7 +191,7 @@ def child(args) -> None:
     import sklearn.feature_extraction  # noqa: F401
     import sklearn.linear_model  # noqa: F401
 
-    import mlops_kit.training  # noqa: F401
+    import mlops_kit.model.training  # noqa: F401
 
     before = cpu_seconds()
     result = APPROACHES[args.child](args.train, args.val, args.feature_set)
@@ -214,7 +214,7 @@ def spawn(approach: str, train: str, val: str, feature_set: str) -> dict:
 
 
 def synthetic_months(rows: int, seed: int) -> tuple[str, str]:
-    from mlops_kit.synthetic import synthetic_trips
+    from mlops_kit.tlc.synthetic import synthetic_trips
 
     return tuple(str(synthetic_trips("yellow", m, rows, seed)) for m in ("2023-01", "2023-02"))
 

@@ -9,6 +9,7 @@ permissions (``0666`` less the umask) unless a mode is asked for (``0600`` for S
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -77,3 +78,16 @@ def atomic_write(
                 handle.flush()
                 os.fsync(handle.fileno())
     return Path(path)
+
+
+def file_sha256(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
+    """Return the hex sha256 of a file's bytes, read in chunks (a big parquet never sits whole).
+
+    The kit's one way to name a file's content: data provenance (compare with a published
+    checksum), batch fingerprints, model sidecars and gradebook rows all call it.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -3,9 +3,9 @@ import json
 import nbformat
 import pytest
 
+from mlops_kit.execution.runner import notebook_parameters
 from mlops_kit.homework import list_cohorts, load_cohort
 from mlops_kit.homework.cohorts import HomeworkError, UnknownCohortError, cohort_from_dict
-from mlops_kit.runner import notebook_parameters
 
 COURSE = {
     # cohort: (train dataset, published answers q1..q6) from the course (issue 6)

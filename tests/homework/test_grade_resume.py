@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from mlops_kit.runner import run_notebook
+from mlops_kit.execution.runner import run_notebook
 
 from . import builders
 
@@ -57,7 +57,7 @@ def _sandboxed_kernels(marker: str) -> list[int]:
     connection_files = {
         argv[argv.index("-f") + 1]
         for argv in procs.values()
-        if marker in " ".join(argv) and "mlops_kit.sandbox" in argv and "-f" in argv
+        if marker in " ".join(argv) and "mlops_kit.execution.sandbox" in argv and "-f" in argv
     }
     return [pid for pid, argv in procs.items() if any(f in argv for f in connection_files)]
 

@@ -35,7 +35,7 @@ GOLDEN_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THRE
 
 
 def golden_parameters(notebook: Path) -> dict:
-    from mlops_kit.runner import notebook_parameters
+    from mlops_kit.execution.runner import notebook_parameters
 
     declared = notebook_parameters(notebook)
     return {k: v for k, v in CI_PARAMETERS.items() if k in declared}
@@ -44,7 +44,7 @@ def golden_parameters(notebook: Path) -> dict:
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     """Execute all notebooks once (2 at a time) and return their results by name."""
-    from mlops_kit.batch import Job, run_batch
+    from mlops_kit.execution.batch import Job, run_batch
 
     out = tmp_path_factory.mktemp("executed")
     jobs = []

@@ -1,9 +1,9 @@
-"""mlops_kit.arrays: the piecewise helpers give numpy's own results."""
+"""mlops_kit.model.arrays: the piecewise helpers give numpy's own results."""
 
 import numpy as np
 import pytest
 
-from mlops_kit.arrays import count, count_pairs, gather, pieces
+from mlops_kit.model.arrays import count, count_pairs, gather, pieces
 
 
 def test_pieces_cover_the_rows_once():
@@ -14,7 +14,7 @@ def test_pieces_cover_the_rows_once():
 
 @pytest.mark.parametrize("dtype", [np.int32, np.int64])
 def test_count_gather_and_pairs_equal_numpy(dtype, monkeypatch):
-    import mlops_kit.arrays as arrays
+    import mlops_kit.model.arrays as arrays
 
     monkeypatch.setattr(arrays, "PIECE_ROWS", 7)  # many pieces, one short
     rng = np.random.default_rng(0)

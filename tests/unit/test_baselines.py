@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_kit.baselines import (
+from mlops_kit.errors import BadParameterError, MissingColumnsError
+from mlops_kit.model.baselines import (
     baseline_predictions,
     fit_speed,
     fit_zone_mean,
@@ -14,7 +15,6 @@ from mlops_kit.baselines import (
     predict_zone_mean,
     target_column,
 )
-from mlops_kit.errors import BadParameterError, MissingColumnsError
 
 
 @pytest.fixture
@@ -125,9 +125,9 @@ def test_pace_ignores_absurd_distances(train):
 
 @pytest.mark.realdata
 def test_rules_of_thumb_on_the_course_months(real_file):
-    from mlops_kit.data import read_trips
-    from mlops_kit.features import prepare_trips
-    from mlops_kit.training import rmse
+    from mlops_kit.model.features import prepare_trips
+    from mlops_kit.model.training import rmse
+    from mlops_kit.tlc.data import read_trips
 
     train = prepare_trips(read_trips(real_file("green_tripdata_2021-01.parquet")))
     val = prepare_trips(read_trips(real_file("green_tripdata_2021-02.parquet")))

@@ -1,4 +1,4 @@
-"""Tests for mlops_kit.batch: grids, fingerprints, the store, the pool, tables and the report.
+"""Tests for mlops_kit.execution.batch: grids, fingerprints, the store, the pool, the report.
 
 The fixture notebook ``tests/fixtures/batch/tiny.ipynb`` takes ``x`` (int), ``mode``
 (``ok``, ``raise``, ``loop``, ``sleep``, ``kill_runner``), ``seconds`` and ``data_file``,
@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops_kit.batch import (
+from mlops_kit.execution.batch import (
     BatchError,
     GridError,
     Job,
@@ -31,7 +31,7 @@ from mlops_kit.batch import (
     run_batch,
     write_outputs,
 )
-from mlops_kit.runner import RunResult
+from mlops_kit.execution.runner import RunResult
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "batch" / "tiny.ipynb"
 EXAMPLES = Path(__file__).parents[2] / "examples" / "batches"
@@ -135,8 +135,8 @@ def test_bad_grids_are_refused_with_the_fix(notebook, body, words):
     "path", [FIXTURE, *sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))]
 )
 def test_declared_names_match_the_runner(path):
-    from mlops_kit.batch import declared_parameters
-    from mlops_kit.runner import notebook_parameters
+    from mlops_kit.execution.batch import declared_parameters
+    from mlops_kit.execution.runner import notebook_parameters
 
     assert declared_parameters(path) == list(notebook_parameters(path))
 
@@ -144,7 +144,7 @@ def test_declared_names_match_the_runner(path):
 def test_reading_a_grid_does_not_import_papermill(notebook):
     grid_file = write_grid(notebook.parent, "notebook: tiny.ipynb\ngrid: {x: [1, 2]}\n")
     code = (
-        "import sys; from mlops_kit.batch import load_grid, expand_grid; "
+        "import sys; from mlops_kit.execution.batch import load_grid, expand_grid; "
         f"expand_grid(load_grid({str(grid_file)!r})); print('papermill' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -202,7 +202,7 @@ def test_fingerprint_follows_notebook_parameters_and_input_files(tmp_path, noteb
 
 
 def test_library_digest_follows_the_kits_code(tmp_path):
-    from mlops_kit.batch import _sources_digest, library_digest
+    from mlops_kit.execution.batch import _sources_digest, library_digest
 
     def digest() -> str:
         _sources_digest.cache_clear()  # computed once per process otherwise
@@ -225,7 +225,7 @@ def test_library_digest_follows_the_kits_code(tmp_path):
 
 
 def test_fingerprint_follows_the_library(tmp_path, notebook, monkeypatch):
-    import mlops_kit.batch as batch
+    import mlops_kit.execution.batch as batch
 
     job = Job(notebook, {"x": 1}, key="k")
     first = job_fingerprint(job)
@@ -234,7 +234,7 @@ def test_fingerprint_follows_the_library(tmp_path, notebook, monkeypatch):
 
 
 def test_files_the_notebook_writes_are_not_inputs(tmp_path, notebook):
-    from mlops_kit.batch import input_files
+    from mlops_kit.execution.batch import input_files
 
     model = tmp_path / "model.bin"
     model.write_bytes(b"weights")
@@ -419,7 +419,7 @@ def test_results_tables_and_report(tmp_path, notebook):
 
 
 def test_plot_layout_lines_per_model_and_crossed_parameter():
-    from mlops_kit.batch import plot_layout
+    from mlops_kit.execution.batch import plot_layout
 
     frame = pd.DataFrame(
         {
@@ -527,7 +527,7 @@ def test_resume_runs_only_what_is_missing_or_changed(tmp_path, notebook):
 def test_a_batch_started_from_a_script_on_standard_input_runs(tmp_path, notebook):
     """``python - < script.py`` names ``<stdin>`` as its main file, which workers cannot run."""
     script = (
-        "from mlops_kit.batch import Job, run_batch\n"
+        "from mlops_kit.execution.batch import Job, run_batch\n"
         f"jobs = [Job({str(notebook)!r}, {{'x': x}}, {str(tmp_path)!r} + f'/o{{x}}.ipynb', "
         "key=str(x)) for x in (1, 2)]\n"
         "print([r.status for r in run_batch(jobs, workers=2, progress=False)])\n"

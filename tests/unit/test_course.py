@@ -6,10 +6,10 @@ import importlib
 
 import pytest
 
-from mlops_kit import course
-from mlops_kit.course import COMPONENTS, COURSE_MAP, MODULES, PRINCIPLES, STAGES
 from mlops_kit.errors import UnknownParameterError
-from mlops_kit.maturity import LEVELS, QUESTIONS
+from mlops_kit.lessons import course
+from mlops_kit.lessons.course import COMPONENTS, COURSE_MAP, MODULES, PRINCIPLES, STAGES
+from mlops_kit.lessons.maturity import LEVELS, QUESTIONS
 
 
 def test_nine_principles_in_the_papers_order():
@@ -117,7 +117,7 @@ def test_tables_for_the_notebooks():
     steps = course.course_map_table()
     assert list(steps.index) == [s.id for s in COURSE_MAP]
     assert {"stage", "module", "module_name", "kit_call"} <= set(steps.columns)
-    assert steps.loc["train", "kit_call"] == "mlops_kit.training.train_and_evaluate"
+    assert steps.loc["train", "kit_call"] == "mlops_kit.model.training.train_and_evaluate"
     assert steps.loc["monitoring", "kit_call"] == "-"
     principles = course.principles_table()
     assert list(principles.index) == [p.id for p in PRINCIPLES]

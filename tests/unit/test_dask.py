@@ -15,8 +15,8 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from mlops_kit.batch import Job, ResultStore, run_batch  # noqa: E402
 from mlops_kit.cli import main  # noqa: E402
+from mlops_kit.execution.batch import Job, ResultStore, run_batch  # noqa: E402
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "batch" / "tiny.ipynb"
 

@@ -14,8 +14,16 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from mlops_kit import data
-from mlops_kit.data import (
+from mlops_kit.errors import (
+    BadParameterError,
+    CorruptDataError,
+    DataNotFoundError,
+    DatasetNameError,
+    KitError,
+    MissingColumnsError,
+)
+from mlops_kit.tlc import data
+from mlops_kit.tlc.data import (
     Dataset,
     dataset_info,
     file_sha256,
@@ -27,15 +35,7 @@ from mlops_kit.data import (
     resolve,
     trip_summary,
 )
-from mlops_kit.errors import (
-    BadParameterError,
-    CorruptDataError,
-    DataNotFoundError,
-    DatasetNameError,
-    KitError,
-    MissingColumnsError,
-)
-from mlops_kit.synthetic import synthetic_trips
+from mlops_kit.tlc.synthetic import synthetic_trips
 
 GREEN_JAN_SHA = "b8e2c9496c5eada0f10adbd88f98d91721ec6fe2787a2b355cf0ccfa9678ee7b"
 
@@ -177,7 +177,7 @@ def test_read_from_data_dir_with_attrs(env):
 
 
 def test_offline_auto_falls_back_to_synthetic_with_warning(env, caplog):
-    with caplog.at_level(logging.WARNING, logger="mlops_kit.data"):
+    with caplog.at_level(logging.WARNING, logger="mlops_kit.tlc.data"):
         df = read_trips("yellow:2023-01", rows=2000, seed=3)
     assert len(df) == 2000 and is_synthetic(df) and df.attrs["origin"] == "synthetic"
     warning = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
@@ -363,7 +363,7 @@ def test_import_creates_nothing(tmp_path):
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_KIT_")}
     env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"))
-    code = "import mlops_kit, mlops_kit.data, mlops_kit.synthetic, mlops_kit.schemas"
+    code = "import mlops_kit, mlops_kit.tlc.data, mlops_kit.tlc.synthetic, mlops_kit.tlc.schemas"
     subprocess.run([sys.executable, "-c", code], cwd=work, env=env, check=True)
     assert list(home.rglob("*")) == [] and list(work.rglob("*")) == []
 

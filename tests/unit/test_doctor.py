@@ -15,9 +15,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from mlops_kit import doctor
 from mlops_kit.cli import main
-from mlops_kit.doctor import FAIL, OK, WARN, Check
+from mlops_kit.lessons import doctor
+from mlops_kit.lessons.doctor import FAIL, OK, WARN, Check
 
 PERMISSION_ERROR = (
     "permission denied while trying to connect to the Docker daemon socket at "

@@ -11,10 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pyarrow.parquet as pq
 import pytest
 
-from mlops_kit import data
-from mlops_kit.data import Dataset, fetch
 from mlops_kit.errors import CorruptDataError, DownloadError, MonthNotPublishedError
-from mlops_kit.synthetic import synthetic_table
+from mlops_kit.tlc import data
+from mlops_kit.tlc.data import Dataset, fetch
+from mlops_kit.tlc.synthetic import synthetic_table
 
 DS = Dataset("green", 2021, 1)
 

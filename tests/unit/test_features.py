@@ -1,4 +1,4 @@
-"""mlops_kit.features: duration, filter, PU_DO, and TripVectorizer == DictVectorizer."""
+"""mlops_kit.model.features: duration, filter, PU_DO, and TripVectorizer == DictVectorizer."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from sklearn.feature_extraction import DictVectorizer
 
 from mlops_kit.errors import BadParameterError, KitError, MissingColumnsError
-from mlops_kit.features import (
+from mlops_kit.model.features import (
     TripVectorizer,
     add_duration,
     add_pu_do,
@@ -261,7 +261,7 @@ def test_vectorizer_errors_are_kit_errors():
 
 
 def test_synthetic_month_matches_dict_vectorizer():
-    from mlops_kit.data import read_trips
+    from mlops_kit.tlc.data import read_trips
 
     raw = read_trips("green:2021-01", source="synthetic", rows=5000, seed=3)
     raw_val = read_trips("green:2021-02", source="synthetic", rows=5000, seed=3)
@@ -305,14 +305,14 @@ def frame_batches(df: pd.DataFrame, batch_rows: int = 64):
     """The TripBatches of a DataFrame: what read_trip_batches gives for the same file."""
     import pyarrow as pa
 
-    from mlops_kit.data import TripBatches
+    from mlops_kit.tlc.data import TripBatches
 
     table = pa.Table.from_pandas(df, preserve_index=False)
     return TripBatches(table.schema, table.num_rows, {}, iter(table.to_batches(batch_rows)))
 
 
 def file_batches(path, columns, batch_rows=1000):
-    from mlops_kit.data import read_trip_batches
+    from mlops_kit.tlc.data import read_trip_batches
 
     return read_trip_batches(path, columns, source="real", batch_rows=batch_rows)
 
@@ -341,9 +341,13 @@ FEATURE_SETS = [
 @pytest.mark.parametrize("service", ["green", "yellow", "fhv"])
 @pytest.mark.parametrize("categorical,numerical", FEATURE_SETS)
 def test_prepare_batches_equals_prepare_trips_on_synthetic_months(service, categorical, numerical):
-    from mlops_kit.data import read_trips
-    from mlops_kit.features import find_datetime_columns, find_location_columns, prepare_batches
-    from mlops_kit.synthetic import synthetic_trips
+    from mlops_kit.model.features import (
+        find_datetime_columns,
+        find_location_columns,
+        prepare_batches,
+    )
+    from mlops_kit.tlc.data import read_trips
+    from mlops_kit.tlc.synthetic import synthetic_trips
 
     path = synthetic_trips(service, "2021-01", 6000, 11)
     raw = read_trips(path, source="real")
@@ -363,7 +367,7 @@ def test_prepare_batches_equals_prepare_trips_on_synthetic_months(service, categ
 
 
 def test_prepare_batches_bounds_and_missing_columns():
-    from mlops_kit.features import prepare_batches
+    from mlops_kit.model.features import prepare_batches
 
     df = trips(500, seed=4)
     month = prepare_batches(frame_batches(df), min_duration=2, max_duration=30)
@@ -384,7 +388,7 @@ def test_prepare_batches_bounds_and_missing_columns():
 @pytest.mark.parametrize("odd", ["large", "missing", "negative"])
 def test_pu_do_from_one_number_falls_back_when_an_id_does_not_fit(odd):
     """PU*1024+DO per row until a batch has an ID outside 0..1023, then two columns again."""
-    from mlops_kit.features import prepare_batches
+    from mlops_kit.model.features import prepare_batches
 
     df = trips(600, seed=6)
     late = df.index >= 400  # the first batches fit, a later one does not
@@ -404,7 +408,7 @@ def test_pu_do_from_one_number_falls_back_when_an_id_does_not_fit(odd):
 
 
 def test_vectorizer_from_arrays_equals_the_frame_path():
-    from mlops_kit.features import prepare_batches
+    from mlops_kit.model.features import prepare_batches
 
     categorical, numerical = ["PU_DO", "PULocationID"], ["trip_distance"]
     train_raw, val_raw = trips(800, seed=1), trips(500, seed=2, zones=45)
@@ -433,7 +437,7 @@ def test_vectorizer_from_arrays_equals_the_frame_path():
     ],
 )
 def test_slots_are_what_the_solver_reads_from_the_matrix(categorical, numerical):
-    from mlops_kit.training import _regular_slots
+    from mlops_kit.model.training import _regular_slots
 
     raw = trips(700, seed=8).assign(one="solo")  # a category column with one category
     df = prepare_trips(raw, categorical=categorical)

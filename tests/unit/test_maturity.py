@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mlops_kit import maturity
 from mlops_kit.cli import main
 from mlops_kit.errors import BadParameterError, KitError, UnknownParameterError
-from mlops_kit.maturity import (
+from mlops_kit.lessons import maturity
+from mlops_kit.lessons.maturity import (
     LEVELS,
     QUESTIONS,
     BadAnswerError,

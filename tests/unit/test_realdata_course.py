@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from sklearn.feature_extraction import DictVectorizer
 
-from mlops_kit.features import TripVectorizer, prepare_trips
-from mlops_kit.training import ExactLinearRegression, rmse, train_and_evaluate
+from mlops_kit.model.features import TripVectorizer, prepare_trips
+from mlops_kit.model.training import ExactLinearRegression, rmse, train_and_evaluate
 
 pytestmark = pytest.mark.realdata
 

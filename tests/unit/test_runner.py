@@ -1,4 +1,4 @@
-"""Tests of mlops_kit.runner on real kernels and the fixture notebooks.
+"""Tests of mlops_kit.execution.runner on real kernels and the fixture notebooks.
 
 Per-cell timeouts are kept to a few seconds so the suite stays fast; no test asserts on
 timings except "returned before any kernel could have started" for refused parameters,
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mlops_kit.errors import BadParameterError, InvalidNotebookError, UnknownParameterError
-from mlops_kit.runner import (
+from mlops_kit.execution.runner import (
     STATUSES,
     Limits,
     RunResult,
@@ -130,7 +130,7 @@ def test_validate_parameters_refuses_bad_cli_strings(name, text):
 
 
 def test_bad_parameters_start_no_kernel(tmp_path, monkeypatch):
-    import mlops_kit.runner as runner
+    import mlops_kit.execution.runner as runner
 
     def no_kernel(*args, **kwargs):  # pragma: no cover - called only on a regression
         raise AssertionError("a kernel was started for refused parameters")
@@ -325,7 +325,7 @@ def test_bad_arguments_are_programming_errors():
 
 
 def test_lazy_batch_reexport_names_missing_module_clearly():
-    import mlops_kit.runner as runner
+    import mlops_kit.execution.runner as runner
 
     with pytest.raises(AttributeError):
         runner.no_such_name  # noqa: B018
@@ -333,8 +333,8 @@ def test_lazy_batch_reexport_names_missing_module_clearly():
         with pytest.raises(ImportError):
             runner.run_batch  # noqa: B018
     else:
-        from mlops_kit import batch
-        from mlops_kit.runner import Job, run_batch
+        from mlops_kit.execution import batch
+        from mlops_kit.execution.runner import Job, run_batch
 
         assert run_batch is batch.run_batch and Job is batch.Job
 
@@ -430,7 +430,7 @@ def test_four_processes_starting_kernels_at_once():
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["mlops_kit.runner", "papermill", "nbclient"])
+    context.set_forkserver_preload(["mlops_kit.execution.runner", "papermill", "nbclient"])
     with ProcessPoolExecutor(4, mp_context=context) as pool:
         list(pool.map(abs, range(4)))  # start the workers first, so the runs overlap
         results = list(pool.map(_run_in_process, range(4)))
@@ -455,7 +455,7 @@ def test_failure_found_even_when_the_error_output_was_lost():
 
     import nbformat
 
-    from mlops_kit.runner import _failure
+    from mlops_kit.execution.runner import _failure
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x") for _ in range(3)])
     for cell in nb.cells:

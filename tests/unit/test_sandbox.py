@@ -1,4 +1,4 @@
-"""Tests of the sandbox launcher (mlops_kit.sandbox) and of the runner's Limits.
+"""Tests of the sandbox launcher (mlops_kit.execution.sandbox) and of the runner's Limits.
 
 The launcher is exercised in subprocesses (it changes namespaces of the process it runs
 in). Where this machine cannot make namespaces, the tests assert the honest fallback
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from mlops_kit.errors import KitError
-from mlops_kit.runner import Limits, run_notebook
+from mlops_kit.execution.runner import Limits, run_notebook
 
 pytestmark = pytest.mark.runner
 
@@ -47,7 +47,18 @@ NAMESPACES = _os_allows("--user", "--net", "--mount", "--pid", "--fork", "--moun
 def launch(tmp_path: Path, *options: str, code: str) -> tuple[subprocess.CompletedProcess, dict]:
     report = tmp_path / "report.json"
     done = subprocess.run(
-        [PY, "-m", "mlops_kit.sandbox", "--report", str(report), *options, "--", PY, "-c", code],
+        [
+            PY,
+            "-m",
+            "mlops_kit.execution.sandbox",
+            "--report",
+            str(report),
+            *options,
+            "--",
+            PY,
+            "-c",
+            code,
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -171,7 +182,7 @@ def test_launcher_without_namespaces_says_so(tmp_path):
     # Pretend to be macOS: the command must still run, with honest notes.
     code = (
         "import sys; sys.platform = 'darwin'\n"
-        "from mlops_kit import sandbox\n"
+        "from mlops_kit.execution import sandbox\n"
         f"sys.exit(sandbox.main(['--report', {str(tmp_path / 'r.json')!r}, '--no-network', "
         f"'--hide', {str(tmp_path)!r}, '--', {PY!r}, '-c', 'print(42)']))"
     )
@@ -224,7 +235,7 @@ def test_launched_command_dies_with_the_process_that_started_it(tmp_path, way):
         (tmp_path / "hidden").mkdir()
         options = ["--no-network", "--hide", str(tmp_path / "hidden")]
     report_path = tmp_path / "r.json"
-    launcher = [PY, "-m", "mlops_kit.sandbox", "--report", str(report_path), *options]
+    launcher = [PY, "-m", "mlops_kit.execution.sandbox", "--report", str(report_path), *options]
     command = [PY, "-c", "import time; time.sleep(120)"]
     worker = (
         "import subprocess, time\n"
@@ -265,7 +276,9 @@ def test_launcher_runs_nothing_when_its_starter_is_already_gone(tmp_path, hide):
 
 
 def test_launcher_needs_a_command():
-    done = subprocess.run([PY, "-m", "mlops_kit.sandbox", "--"], capture_output=True, text=True)
+    done = subprocess.run(
+        [PY, "-m", "mlops_kit.execution.sandbox", "--"], capture_output=True, text=True
+    )
     assert done.returncode == 2 and "command" in done.stderr
 
 

@@ -10,9 +10,9 @@ import warnings
 
 import pytest
 
-from mlops_kit import sshconfig
 from mlops_kit.cli import main
-from mlops_kit.sshconfig import KeyPermissionWarning, SshConfigError, update_host
+from mlops_kit.lessons import sshconfig
+from mlops_kit.lessons.sshconfig import KeyPermissionWarning, SshConfigError, update_host
 
 EXISTING = (
     "# personal settings, keep me\n"

@@ -7,10 +7,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from mlops_kit.data import Dataset, file_sha256, read_trips
 from mlops_kit.errors import BadParameterError
-from mlops_kit.schemas import UnknownSchemaError, arrow_schema, trip_columns
-from mlops_kit.synthetic import (
+from mlops_kit.fileio import file_sha256
+from mlops_kit.tlc.data import Dataset, read_trips
+from mlops_kit.tlc.schemas import UnknownSchemaError, arrow_schema, trip_columns
+from mlops_kit.tlc.synthetic import (
     DEFAULT_ROWS,
     is_synthetic_file,
     synthetic_path,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mlops_kit.cli import build_parser, main
-from mlops_kit.training import load_bundle
+from mlops_kit.model.training import load_bundle
 
 SYNTHETIC = ["--source", "synthetic", "--rows", "3000", "--seed", "7"]
 
@@ -64,7 +64,7 @@ def test_human_summary_and_bundle(capsys, tmp_path):
 
 
 def test_train_from_parquet_paths(capsys, tmp_path):
-    from mlops_kit.synthetic import synthetic_trips
+    from mlops_kit.tlc.synthetic import synthetic_trips
 
     train = synthetic_trips("green", "2021-01", 2000, 3, path=tmp_path / "a.parquet")
     val = synthetic_trips("green", "2021-02", 2000, 3, path=tmp_path / "b.parquet")

@@ -1,4 +1,4 @@
-"""mlops_kit.training: the exact solver against lstsq/lsqr/lsmr, models, metrics, bundles."""
+"""mlops_kit.model.training: the exact solver against lstsq/lsqr/lsmr, models, metrics, bundles."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, lsmr, lsqr
 
-import mlops_kit.training as training
+import mlops_kit.model.training as training
 from mlops_kit.errors import BadParameterError, ModelBundleError
-from mlops_kit.features import TripVectorizer, prepare_trips
-from mlops_kit.training import (
+from mlops_kit.model.features import TripVectorizer, prepare_trips
+from mlops_kit.model.training import (
     ExactLinearRegression,
     load_bundle,
     make_model,
@@ -134,7 +134,7 @@ def test_pu_do_single_block_with_many_columns():
         }
     )
     frame["duration"] = 5 + 3 * frame.trip_distance + rng.normal(0, 4, n)
-    from mlops_kit.features import add_pu_do
+    from mlops_kit.model.features import add_pu_do
 
     frame = add_pu_do(frame)
     X = TripVectorizer(["PU_DO"], ["trip_distance"]).fit_transform(frame)
@@ -235,7 +235,7 @@ def test_rmse_and_mean_baseline():
 
 
 def synthetic_pair(rows=4000, seed=5):
-    from mlops_kit.data import read_trips
+    from mlops_kit.tlc.data import read_trips
 
     return (
         read_trips("green:2021-01", source="synthetic", rows=rows, seed=seed),
@@ -295,8 +295,8 @@ def test_train_and_evaluate_by_dataset_id_reads_synthetic():
 def test_files_read_in_batches_give_what_frames_give(monkeypatch, categorical, numerical, model):
     """Files go through prepare_batches, the slots and row-chunked predictions; DataFrames
     through prepare_trips, the whole matrix and fit(X): the numbers must be the same."""
-    from mlops_kit.data import read_trips
-    from mlops_kit.synthetic import synthetic_trips
+    from mlops_kit.tlc.data import read_trips
+    from mlops_kit.tlc.synthetic import synthetic_trips
 
     monkeypatch.setattr(training, "PREDICT_ROWS", 999)  # several pieces per month
     paths = [synthetic_trips("yellow", month, 5000, 21) for month in ("2023-01", "2023-02")]
@@ -462,7 +462,7 @@ def test_without_a_second_thread_the_months_are_read_one_after_the_other(monkeyp
     """A sandbox may refuse new threads: the same result, sequentially."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from mlops_kit.synthetic import synthetic_trips
+    from mlops_kit.tlc.synthetic import synthetic_trips
 
     paths = [synthetic_trips("green", month, 3000, 4) for month in ("2021-01", "2021-02")]
     threaded = train_and_evaluate(*paths, source="real")
@@ -485,7 +485,7 @@ def test_an_interrupted_training_does_not_read_the_validation_month_to_its_end(m
     """
     import pyarrow.parquet as pq
 
-    from mlops_kit.synthetic import synthetic_trips
+    from mlops_kit.tlc.synthetic import synthetic_trips
 
     paths = [synthetic_trips("green", month, 6000, 4) for month in ("2021-01", "2021-02")]
     served = []
@@ -535,12 +535,12 @@ def test_predict_sums_each_row_in_column_order():
 
 
 def test_dot_is_predict_of_the_matrix_to_the_last_bit():
-    from mlops_kit.features import prepare_batches
+    from mlops_kit.model.features import prepare_batches
 
     def batches(df):
         import pyarrow as pa
 
-        from mlops_kit.data import TripBatches
+        from mlops_kit.tlc.data import TripBatches
 
         table = pa.Table.from_pandas(df, preserve_index=False)
         return TripBatches(table.schema, table.num_rows, {}, iter(table.to_batches(100)))

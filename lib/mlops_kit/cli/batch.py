@@ -1,6 +1,6 @@
 """``mlops-kit batch GRID.yaml``: run a notebook over a parameter grid, resumably.
 
-A thin wrapper over :func:`mlops_kit.batch.run_grid`: read and validate the grid (no
+A thin wrapper over :func:`mlops_kit.execution.batch.run_grid`: read and validate the grid (no
 kernel starts when a parameter is unknown), run the jobs on a local pool or a Dask
 cluster, store results as they finish, then write ``results.csv``, ``results.parquet`` and
 ``report.html`` and print a summary of statuses. Exit status 1 when any job failed.
@@ -58,7 +58,7 @@ def register(subparsers) -> None:
 
 
 def _dask_executor(address: str):
-    from ..batch import BatchError
+    from ..execution.batch import BatchError
 
     try:
         from distributed import Client
@@ -88,7 +88,7 @@ def _summary_lines(counts: dict[str, int], ran: int, reused: int, paths: dict) -
 
 def handle(args) -> int:
     """Run the grid; return 0 when every job finished ``ok``, 1 otherwise."""
-    from ..batch import (
+    from ..execution.batch import (
         BatchError,
         ResultStore,
         load_grid,

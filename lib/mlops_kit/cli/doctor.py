@@ -21,7 +21,7 @@ examples:
 
 def register(subparsers) -> None:
     """Add the ``doctor`` sub-command."""
-    from ..doctor import CHECKS
+    from ..lessons.doctor import CHECKS
 
     parser = subparsers.add_parser(
         "doctor",
@@ -70,7 +70,7 @@ def register(subparsers) -> None:
 
 def handle(args) -> int:
     """Run the checks, print them, and return 1 on any FAIL."""
-    from ..doctor import FAIL, format_table, run_checks, summary
+    from ..lessons.doctor import FAIL, format_table, run_checks, summary
 
     checks = run_checks(
         environment_file=args.environment_file,

@@ -54,7 +54,7 @@ def _write_plot(result, out: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..maturity import plot_assessment
+    from ..lessons.maturity import plot_assessment
 
     target = Path(out)
     fmt = target.suffix.lstrip(".").lower() or "png"
@@ -72,7 +72,7 @@ def _write_plot(result, out: str) -> None:
 
 
 def _print_levels() -> None:
-    from ..maturity import AREAS, LEVELS
+    from ..lessons.maturity import AREAS, LEVELS
 
     for level in LEVELS:
         print(f"Level {level.number}: {level.name}")
@@ -84,7 +84,7 @@ def _print_levels() -> None:
 
 
 def _print_questions() -> None:
-    from ..maturity import QUESTIONS
+    from ..lessons.maturity import QUESTIONS
 
     for question in QUESTIONS:
         print(f"[level {question.level}, {question.principle}] {question.id}: {question.text}")
@@ -125,7 +125,7 @@ def _print_scan(result, path: str) -> None:
 def handle(args) -> int:
     """Print the levels, an assessment and/or a scan; exit 0 (bad input raises a KitError)."""
     from ..errors import BadParameterError
-    from ..maturity import LEVELS, QUESTIONS, assess, load_answers, scan
+    from ..lessons.maturity import LEVELS, QUESTIONS, assess, load_answers, scan
 
     assessment = assess(load_answers(args.answers)) if args.answers else None
     result = scan(args.scan) if args.scan else None

@@ -50,7 +50,7 @@ def handle(args) -> int:
     """Run the notebooks and print a summary; exit 1 when any did not finish."""
     from pathlib import Path
 
-    from ..report import run_all
+    from ..execution.notebook_site import run_all
 
     runs = run_all(
         args.notebooks,

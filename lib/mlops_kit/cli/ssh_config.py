@@ -58,7 +58,7 @@ def handle(args) -> int:
     import warnings as _warnings
     from pathlib import Path
 
-    from ..sshconfig import KeyPermissionWarning, host_block, update_host
+    from ..lessons.sshconfig import KeyPermissionWarning, host_block, update_host
 
     config = Path(args.config).expanduser()
     existed = config.is_file()

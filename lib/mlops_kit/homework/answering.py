@@ -119,7 +119,7 @@ def input_fingerprints(*frames: Any) -> dict[str, str]:
     The kit's ``read_trips`` notes the file in ``df.attrs["path"]``; synthetic months are
     files too (seeded, so the same seed gives the same bytes).
     """
-    from ..data import file_sha256
+    from ..fileio import file_sha256
 
     found: dict[str, str] = {}
     for df in frames:

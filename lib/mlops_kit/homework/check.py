@@ -100,7 +100,7 @@ class CheckResult:
 
 
 def _notebook_cohort(notebook: Path) -> str | None:
-    from ..runner import notebook_parameters
+    from ..execution.runner import notebook_parameters
 
     try:
         declared = notebook_parameters(notebook)
@@ -139,7 +139,7 @@ def check(
     Returns:
         A :class:`CheckResult`.
     """
-    from ..runner import run_notebook
+    from ..execution.runner import run_notebook
     from .grading import grade_answers
 
     path = Path(notebook)

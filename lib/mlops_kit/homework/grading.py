@@ -2,8 +2,8 @@
 
 Instructors receive notebooks and form exports. :func:`grade` treats every notebook as
 untrusted code: each one is copied into its own throw-away working directory and executed
-by :func:`mlops_kit.runner.run_notebook` with per-cell and total timeouts and
-:class:`~mlops_kit.runner.Limits` (memory cap, output cap, network cut, and the key's,
+by :func:`mlops_kit.execution.runner.run_notebook` with per-cell and total timeouts and
+:class:`~mlops_kit.execution.runner.Limits` (memory cap, output cap, network cut, and the key's,
 the gradebook's and the submissions' folders hidden from the kernel). The answers come
 from that fresh execution, never from outputs saved in the file; when the saved outputs
 disagree with the re-execution the submission is flagged ``stale_outputs``.
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import hashlib
 import json
 import logging
 import re
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..fileio import file_sha256
 from .cohorts import Cohort, HomeworkError, load_cohort
 from .forms import FORM_SUFFIXES, FormError, read_form
 from .gradebook import GRADEBOOK_NAME, Grade, Gradebook, QuestionGrade
@@ -119,15 +119,6 @@ class GradeRun:
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def file_sha256(path: str | Path) -> str:
-    """Return the sha256 of a file's bytes (a submission's identity in the gradebook)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def grade_answers(cohort: Cohort, key: Key, answers: Mapping[str, Any]) -> list[QuestionGrade]:
@@ -246,8 +237,8 @@ def _data_env(cohort: Cohort, key: Key) -> dict[str, str]:
     """
     if key.synthetic:
         return {}
-    from ..data import resolve
     from ..errors import KitError
+    from ..tlc.data import resolve
 
     folders = set()
     for dataset in cohort.datasets.values():
@@ -464,14 +455,14 @@ def grade(
         output_bytes: cap on each notebook's output (None: no cap).
         network: True leaves the kernels online (default: cut where the OS allows).
         regrade: grade every submission again, even unchanged ones.
-        progress: as in :func:`mlops_kit.batch.run_batch`.
+        progress: as in :func:`mlops_kit.execution.batch.run_batch`.
         on_grade: called with each :class:`Grade` as soon as it is stored.
 
     Returns:
         A :class:`GradeRun`.
     """
-    from ..batch import Job, run_batch
-    from ..runner import Limits, notebook_parameters
+    from ..execution.batch import Job, run_batch
+    from ..execution.runner import Limits, notebook_parameters
     from .reports import write_reports
 
     co = load_cohort(cohort)

@@ -281,7 +281,7 @@ def solution_parameters(
     notebook: str | Path, *, source: str = "auto", rows: int = 0, seed: int = 42
 ) -> dict[str, Any]:
     """Return the data parameters a homework notebook declares, set to the given values."""
-    from ..runner import notebook_parameters
+    from ..execution.runner import notebook_parameters
 
     declared = notebook_parameters(notebook)
     wanted = {"source": source, "rows": int(rows or 0), "seed": int(seed)}
@@ -323,7 +323,7 @@ def make_key(
     Raises:
         HomeworkError: when the solution does not run to the end or misses an answer.
     """
-    from ..runner import run_notebook
+    from ..execution.runner import run_notebook
 
     co = load_cohort(cohort)
     notebook = co.path("solution.ipynb")

@@ -22,32 +22,19 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..pages import html_page
+
 if TYPE_CHECKING:  # pragma: no cover
     from .cohorts import Cohort
     from .gradebook import Grade
     from .grading import GradeRun
     from .keys import Key
 
-_CSS = """
-body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px}
-th{background:#f3f3f3}.right{color:#1a7f37}.wrong{color:#b42318}.warn{background:#fff4ce;
-padding:.6em 1em;border-left:4px solid #e0a800}.muted{color:#666}
-"""
-
 
 def _write_text(path: Path, text: str) -> Path:
     from ..fileio import atomic_write
 
     return atomic_write(path, text)
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>'
-        f"{html.escape(title)}</title><style>{_CSS}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>{body}</body></html>\n"
-    )
 
 
 def grades_csv_text(grades: list[Grade], cohort: Cohort) -> str:
@@ -168,7 +155,7 @@ def class_report_html(run: GradeRun, cohort: Cohort, key: Key) -> str:
             f"<td>{html.escape(g.reason or '')}</td></tr>"
         )
     body.append("</table>")
-    return _page(f"Homework {cohort.name}: class report", "".join(body))
+    return html_page(f"Homework {cohort.name}: class report", "".join(body))
 
 
 def feedback_html(grade: Grade, cohort: Cohort, key: Key, *, reveal: bool = False) -> str:
@@ -217,7 +204,7 @@ def feedback_html(grade: Grade, cohort: Cohort, key: Key, *, reveal: bool = Fals
             '<p class="muted">Wrong answers do not show the right option: redo the step and '
             "check again with <code>mlops-kit homework check</code>.</p>"
         )
-    return _page(f"Homework {cohort.name}: feedback for {grade.student}", "".join(body))
+    return html_page(f"Homework {cohort.name}: feedback for {grade.student}", "".join(body))
 
 
 def _safe_name(text: str) -> str:

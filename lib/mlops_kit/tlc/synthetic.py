@@ -3,7 +3,7 @@
 Without the network (a train, a locked-down CI, a classroom with bad wifi) the notebooks
 still need a month of trips that *behaves* like TLC's. :func:`synthetic_trips` writes a
 parquet file with exactly the Arrow schema TLC uses for that service and month
-(:mod:`mlops_kit.schemas`) and with the structure the course's analysis relies on:
+(:mod:`mlops_kit.tlc.schemas`) and with the structure the course's analysis relies on:
 
 * zone popularity is skewed over the 265 taxi zones (the real busiest zones on top);
 * a trip's duration depends on its pickup/dropoff *pair* (distance between the zones, a
@@ -38,9 +38,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import config
+from .. import config
+from ..errors import BadParameterError
 from .data import Dataset, parse_dataset
-from .errors import BadParameterError
 from .schemas import arrow_type, trip_columns
 
 #: bump when the generator changes: cached files of older versions are not reused
@@ -50,7 +50,7 @@ GENERATOR_VERSION = 3
 DEFAULT_ROWS = {"green": 70_000, "yellow": 3_000_000, "fhv": 1_100_000, "fhvhv": 500_000}
 
 #: parquet key-value metadata key marking a synthetic file
-METADATA_KEY = b"mlops_kit.synthetic"
+METADATA_KEY = b"mlops_kit.tlc.synthetic"
 
 _WORLD_SEED = 20_210_101
 _SERVICE_INDEX = {"yellow": 0, "green": 1, "fhv": 2, "fhvhv": 3}
@@ -129,7 +129,7 @@ def synthetic_trips(
 
     Args:
         service: ``yellow``, ``green``, ``fhv`` or ``fhvhv``.
-        month: the month: a :class:`~mlops_kit.data.Dataset`, ``"2021-01"`` or ``(2021, 1)``.
+        month: the month: a :class:`~mlops_kit.tlc.data.Dataset`, ``"2021-01"`` or ``(2021, 1)``.
         rows: number of trips (default :data:`DEFAULT_ROWS` for the service).
         seed: the random seed; the same arguments always give the same values.
         path: write here instead of the cache (always regenerated).
@@ -158,7 +158,7 @@ def synthetic_trips(
 def _write_atomic(table, target: Path) -> None:
     import pyarrow.parquet as pq
 
-    from .fileio import atomic_path
+    from ..fileio import atomic_path
 
     with atomic_path(target, suffix=".part") as tmp:
         pq.write_table(table, tmp, compression="snappy")

@@ -1,7 +1,7 @@
 """Execute one notebook, safely, and say plainly how it went.
 
 This module is the one place where the kit executes a notebook: ``mlops-kit run``,
-the batches (:mod:`mlops_kit.batch`) and the homework grader all call
+the batches (:mod:`mlops_kit.execution.batch`) and the homework grader all call
 :func:`run_notebook`. It stands on papermill (parameters injected into a cell tagged
 ``injected-parameters``, per-cell metadata) and nbclient (the kernel conversation), and
 adds what they leave to the caller:
@@ -16,12 +16,12 @@ adds what they leave to the caller:
   over Unix sockets in its own private folder (papermill issue 511);
 - optional :class:`Limits` for untrusted notebooks (memory cap, output cap, no network,
   hidden folders, a read-only file system outside the working directory), applied by
-  :mod:`mlops_kit.sandbox` around the kernel process.
+  :mod:`mlops_kit.execution.sandbox` around the kernel process.
 
 Example:
     ::
 
-        from mlops_kit.runner import run_notebook
+        from mlops_kit.execution.runner import run_notebook
 
         result = run_notebook("notebooks/03_train_duration_model.ipynb",
                               {"source": "synthetic"}, "build/03.ipynb",
@@ -52,7 +52,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import (
+from ..errors import (
     BadParameterError,
     InvalidNotebookError,
     KitError,
@@ -86,7 +86,7 @@ _TRANSPORT = "ipc" if os.name == "posix" else "tcp"
 
 # nbclient logs every timeout and dead kernel at ERROR level; the runner reports them in
 # the RunResult instead, so its messages go to a logger nobody listens to.
-_QUIET = logging.Logger("mlops_kit.runner.nbclient", level=logging.CRITICAL)
+_QUIET = logging.Logger("mlops_kit.execution.runner.nbclient", level=logging.CRITICAL)
 
 
 # --------------------------------------------------------------------------- limits
@@ -177,7 +177,7 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as plain JSON values (for ``--json``, SQLite, CSV)."""
-        from .records import to_jsonable
+        from ..records import to_jsonable
 
         return to_jsonable(asdict(self))
 
@@ -593,7 +593,7 @@ INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 def _kernel_env(
     env: Mapping[str, str] | None, private: Path, limits: Limits | None = None
 ) -> dict[str, str]:
-    from .config import cache_dir, data_dir
+    from ..config import cache_dir, data_dir
 
     kernel_env = dict(os.environ)
     kernel_env["MLOPS_KIT_CACHE_DIR"] = str(Path(cache_dir()).expanduser().resolve())
@@ -761,7 +761,7 @@ def run_notebook(
             "error": info.get("error"),
             "cell": info.get("cell"),
         }
-        from .records import records_from_nb
+        from ..records import records_from_nb
 
         records = records_from_nb(executed)
         written = None
@@ -788,7 +788,9 @@ def _check_arguments(timeout_cell: Any, timeout_total: Any, limits: Any) -> None
         if value is not None and (isinstance(value, bool) or not value > 0):
             raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
     if not isinstance(limits, Limits):
-        raise TypeError(f"limits must be a mlops_kit.runner.Limits, got {type(limits).__name__}")
+        raise TypeError(
+            f"limits must be a mlops_kit.execution.runner.Limits, got {type(limits).__name__}"
+        )
     if limits.memory_mb is not None and limits.memory_mb <= 0:
         raise ValueError(f"Limits.memory_mb must be positive, got {limits.memory_mb!r}")
     if limits.output_bytes is not None and limits.output_bytes <= 0:
@@ -947,7 +949,7 @@ def _execute(
 def _launcher_argv(
     limits: Limits, hidden: list[str], writable: list[str], report: Path
 ) -> list[str]:
-    argv = [sys.executable, "-m", "mlops_kit.sandbox", "--report", str(report)]
+    argv = [sys.executable, "-m", "mlops_kit.execution.sandbox", "--report", str(report)]
     argv += ["--parent", str(os.getpid())]  # this process starts the kernel: die with it
     for folder in writable:
         argv += ["--writable", folder]
@@ -1156,14 +1158,14 @@ def _write_notebook_atomic(nb: Any, path: Path) -> None:
     """Write the executed notebook to a temporary file beside ``path``, then rename it."""
     import nbformat
 
-    from .fileio import atomic_path
+    from ..fileio import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         nbformat.write(nb, handle, version=4)
 
 
 def __getattr__(name: str) -> Any:
-    """Re-export the batch API lazily: ``from mlops_kit.runner import run_batch, Job``."""
+    """Re-export the batch API lazily: ``from mlops_kit.execution.runner import run_batch, Job``."""
     if name in {"run_batch", "Job", "load_grid", "expand_grid", "ResultStore"}:
         from . import batch
 

@@ -28,12 +28,12 @@ TARGET_CANDIDATES = ("duration", "duration_min")
 def _require(df, columns: list[str]) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        from .errors import MissingColumnsError
+        from ..errors import MissingColumnsError
 
         raise MissingColumnsError(
             f"The trips lack the column(s) {', '.join(missing)} a baseline needs "
             f"(found: {', '.join(map(str, df.columns))}).",
-            "Pass trips prepared with mlops_kit.features.prepare_trips, which adds the "
+            "Pass trips prepared with mlops_kit.model.features.prepare_trips, which adds the "
             "duration in minutes, or name the columns with target=/zone_column=.",
         )
 
@@ -88,7 +88,7 @@ def fit_zone_mean(
     target = target_column(train, target)
     _require(train, [zone_column])
     if len(train) == 0:
-        from .errors import BadParameterError
+        from ..errors import BadParameterError
 
         raise BadParameterError(
             "Cannot fit a baseline on zero training rides.",
@@ -161,7 +161,7 @@ def fit_speed(
     distance = train[distance_column].astype("float64")
     moving = distance > 0
     if not moving.any():
-        from .errors import BadParameterError
+        from ..errors import BadParameterError
 
         raise BadParameterError(
             "No training ride has a positive trip_distance, so there is no pace to learn.",

@@ -15,7 +15,7 @@ Two tables live here:
   Operations (MLOps): Overview, Definition, and Architecture" (IEEE Access, 2023;
   arXiv 2205.02302, 2022), restated in our own words. Each principle is mapped to the
   course module that teaches it and to the level of the maturity model
-  (:mod:`mlops_kit.maturity`) where it first shows up.
+  (:mod:`mlops_kit.lessons.maturity`) where it first shows up.
 
 Everything is plain frozen dataclasses, so a notebook can turn a table into a DataFrame
 with :func:`course_map_table` / :func:`principles_table` and a test can check the links.
@@ -72,7 +72,7 @@ COURSE_MAP: tuple[Step, ...] = (
         "Compare simple rules (mean duration per pickup zone, distance at an average speed) "
         "with a model before building one.",
         "pandas",
-        "mlops_kit.baselines.fit_zone_mean / fit_speed",
+        "mlops_kit.model.baselines.fit_zone_mean / fit_speed",
     ),
     Step(
         "load",
@@ -81,7 +81,7 @@ COURSE_MAP: tuple[Step, ...] = (
         1,
         "Read a month of TLC trip records (or seeded synthetic ones when offline).",
         "pandas, pyarrow",
-        "mlops_kit.data.read_trips",
+        "mlops_kit.tlc.data.read_trips",
     ),
     Step(
         "prepare",
@@ -90,7 +90,7 @@ COURSE_MAP: tuple[Step, ...] = (
         1,
         "Compute the ride duration in minutes, keep rides of 1-60 minutes, build PU_DO.",
         "pandas",
-        "mlops_kit.features.prepare_trips",
+        "mlops_kit.model.features.prepare_trips",
     ),
     Step(
         "vectorize",
@@ -99,7 +99,7 @@ COURSE_MAP: tuple[Step, ...] = (
         1,
         "One-hot encode the zones and keep the numeric columns as a sparse matrix.",
         "scikit-learn DictVectorizer",
-        "mlops_kit.features.TripVectorizer",
+        "mlops_kit.model.features.TripVectorizer",
     ),
     Step(
         "train",
@@ -108,7 +108,7 @@ COURSE_MAP: tuple[Step, ...] = (
         1,
         "Fit a linear model on one month and measure its RMSE on the next.",
         "scikit-learn, Jupyter",
-        "mlops_kit.training.train_and_evaluate",
+        "mlops_kit.model.training.train_and_evaluate",
     ),
     Step(
         "save",
@@ -117,7 +117,7 @@ COURSE_MAP: tuple[Step, ...] = (
         1,
         "Write the vectorizer and the model together, with a sidecar naming the data.",
         "pickle",
-        "mlops_kit.training.save_bundle",
+        "mlops_kit.model.training.save_bundle",
     ),
     Step(
         "tracking",
@@ -201,7 +201,7 @@ COURSE_MAP: tuple[Step, ...] = (
         6,
         "Unit and integration tests, linting, Makefiles, infrastructure as code and CI/CD.",
         "pytest, GitHub Actions, Terraform",
-        "mlops_kit.maturity.scan",
+        "mlops_kit.lessons.maturity.scan",
     ),
 )
 
@@ -357,7 +357,7 @@ def principle(principle_id: str) -> Principle:
     for item in PRINCIPLES:
         if item.id == wanted:
             return item
-    from .errors import UnknownParameterError
+    from ..errors import UnknownParameterError
 
     raise UnknownParameterError(
         f"No MLOps principle is called {principle_id!r}.",

@@ -2,7 +2,7 @@
 
 papermill executes one notebook. An instructor runs the training notebook over every month
 of a year, or one notebook per student submission. This module is the kit's batch layer
-over :func:`mlops_kit.runner.run_notebook`:
+over :func:`mlops_kit.execution.runner.run_notebook`:
 
 - :func:`run_batch` runs :class:`Job` objects on long-lived worker processes, which import
   papermill once (a papermill CLI call spends about a second importing before any kernel
@@ -17,7 +17,7 @@ over :func:`mlops_kit.runner.run_notebook`:
   :func:`write_outputs` writes ``results.csv``, ``results.parquet`` and ``report.html``.
 
 Example:
-    >>> from mlops_kit.batch import load_grid, expand_grid, run_batch, ResultStore
+    >>> from mlops_kit.execution.batch import load_grid, expand_grid, run_batch, ResultStore
     >>> grid = load_grid("examples/batches/train_small.yaml")      # doctest: +SKIP
     >>> jobs = expand_grid(grid)                                     # doctest: +SKIP
     >>> results = run_batch(jobs, workers=2,
@@ -49,7 +49,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import KitError
+from ..errors import KitError
+from ..fileio import file_sha256
+from ..pages import html_page
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -104,7 +106,7 @@ class BatchError(KitError):
 
 @dataclasses.dataclass
 class Job:
-    """One notebook execution: what :func:`mlops_kit.runner.run_notebook` needs, plus a key.
+    """One notebook execution: what :func:`~.runner.run_notebook` needs, plus a key.
 
     Attributes:
         notebook: the source ``.ipynb``.
@@ -113,7 +115,7 @@ class Job:
         cwd: the working directory of the kernel (None: the runner's default).
         timeout_cell: seconds one cell may run before the job is a ``timeout``.
         timeout_total: seconds the whole notebook may run.
-        limits: a :class:`mlops_kit.runner.Limits` for untrusted notebooks, or None.
+        limits: a :class:`mlops_kit.execution.runner.Limits` for untrusted notebooks, or None.
         kernel: a kernel name (None: the notebook's own, normally ``python3``).
         env: extra environment variables for the kernel.
         key: a short readable id, unique within a batch (defaults to the output's stem).
@@ -142,14 +144,6 @@ class Job:
         return str(self.key)
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _dataset_files(value: str) -> list[Path]:
     """Return the local files a dataset id such as ``green:2021-01`` could be read from.
 
@@ -159,7 +153,7 @@ def _dataset_files(value: str) -> list[Path]:
     match = _DATASET_ID.match(value)
     if not match:
         return []
-    from . import config
+    from .. import config
 
     service, year, month = match.groups()
     name = f"{service}_tripdata_{year}-{month}.parquet"
@@ -228,7 +222,7 @@ def _sources_digest(folder: str) -> str:
 
 
 def _canonical_json(value: Any) -> str:
-    from .records import to_jsonable
+    from ..records import to_jsonable
 
     return json.dumps(to_jsonable(value), sort_keys=True, separators=(",", ":"))
 
@@ -246,10 +240,10 @@ def job_fingerprint(job: Job, file_hash: Callable[[Path], str] | None = None) ->
         file_hash: a function returning the sha256 of a file (the store passes a cached
             one so large data files are hashed once); defaults to reading the file.
     """
-    hash_file = file_hash or _file_sha256
+    hash_file = file_hash or file_sha256
     notebook = Path(job.notebook)
     try:
-        notebook_sha = _file_sha256(notebook)
+        notebook_sha = file_sha256(notebook)
     except OSError:
         notebook_sha = f"missing:{notebook}"
     inputs = {name: hash_file(path) for name, path in input_files(job).items()}
@@ -348,7 +342,7 @@ class ResultStore:
         ).fetchone()
         if row and row[0] == stat.st_size and row[1] == stat.st_mtime_ns:
             return row[2]
-        digest = _file_sha256(path)
+        digest = file_sha256(path)
         with self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?)",
@@ -418,7 +412,7 @@ class ResultStore:
 
 
 def _result_dict(result: Any) -> dict[str, Any]:
-    from .records import to_jsonable
+    from ..records import to_jsonable
 
     data = result.to_dict() if hasattr(result, "to_dict") else dataclasses.asdict(result)
     return to_jsonable(data)
@@ -500,7 +494,7 @@ def _worker_init(environ: dict[str, str], cwd: str) -> None:  # pragma: no cover
 
 
 def execute_job(job: Job) -> RunResult:
-    """Run one job with :func:`mlops_kit.runner.run_notebook` (what each worker calls).
+    """Run one job with :func:`mlops_kit.execution.runner.run_notebook` (what each worker calls).
 
     Never raises for a notebook's fault: the runner classifies the outcome, and anything
     it did not foresee becomes a ``kernel_died`` result carrying the exception.
@@ -538,7 +532,13 @@ def execute_job(job: Job) -> RunResult:
 
 
 #: modules the fork server imports once, so every worker it forks starts with them loaded
-_PRELOAD = ("mlops_kit.batch", "mlops_kit.runner", "mlops_kit.records", "papermill", "nbclient")
+_PRELOAD = (
+    "mlops_kit.execution.batch",
+    "mlops_kit.execution.runner",
+    "mlops_kit.records",
+    "papermill",
+    "nbclient",
+)
 
 
 def start_workers_early() -> None:
@@ -654,7 +654,7 @@ def _check_jobs(jobs: Sequence[Job]) -> None:
     for index, job in enumerate(jobs):
         if not isinstance(job, Job):
             raise BatchError(
-                f"Job {index} is a {type(job).__name__}, not a mlops_kit.batch.Job.",
+                f"Job {index} is a {type(job).__name__}, not a mlops_kit.execution.batch.Job.",
                 "Build jobs with Job(notebook, parameters, output) or expand_grid(grid).",
             )
         if job.key in keys:
@@ -681,7 +681,7 @@ def run_batch(
     progress: bool | Callable[[Job, Any], None] | None = None,
     retries_on_kernel_start: int = 1,
 ) -> list[RunResult]:
-    """Run jobs in parallel and return one :class:`~mlops_kit.runner.RunResult` per job, in order.
+    """Run jobs in parallel and return one :class:`~.runner.RunResult` per job, in order.
 
     Args:
         jobs: the :class:`Job` objects (keys and outputs unique).
@@ -967,9 +967,9 @@ def declared_parameters(notebook: str | Path) -> list[str]:
     This reads the cell with :mod:`json` and :mod:`ast` only: importing papermill costs the
     batch's main process seconds (nbformat's schema machinery) that its workers pay anyway,
     and each job's values are checked again, types included, by
-    :func:`mlops_kit.runner.validate_parameters` before its kernel starts. Cells that
+    :func:`mlops_kit.execution.runner.validate_parameters` before its kernel starts. Cells that
     :mod:`ast` cannot parse (IPython magics) fall back to
-    :func:`mlops_kit.runner.notebook_parameters`.
+    :func:`mlops_kit.execution.runner.notebook_parameters`.
 
     Raises:
         GridError: when the notebook is not readable JSON.
@@ -1253,7 +1253,7 @@ def results_frame(jobs: Sequence[Job], results: Sequence[Any]) -> pd.DataFrame:
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write through ``write(temp_path)`` in the same folder, then rename over ``path``."""
-    from .fileio import atomic_path
+    from ..fileio import atomic_path
 
     with atomic_path(path) as tmp:
         write(tmp)
@@ -1392,21 +1392,11 @@ def render_report(
         else "<p>No numeric record to plot (no job finished ok, or none recorded).</p>"
     )
     table = frame.to_html(index=False, na_rep="", escape=True, classes="results", border=0)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; }}
-table.results {{ border-collapse: collapse; font-size: 0.85em; }}
-table.results td, table.results th {{ border: 1px solid #ccc; padding: 0.2em 0.5em; }}
-img {{ max-width: 100%; }}
-</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p>{len(frame)} jobs: {html.escape(summary)}.</p>
-{image}
-<h2>Results</h2>
-{table}
-</body></html>
-"""
+    body = (
+        f"<p>{len(frame)} jobs: {html.escape(summary)}.</p>\n{image}\n"
+        f"<h2>Results</h2>\n<div class='scroll'>{table}</div>"
+    )
+    return html_page(title, body, style="table.results{font-size:.85em}")
 
 
 def _relative(path: str | None, folder: Path) -> str | None:

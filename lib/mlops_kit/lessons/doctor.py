@@ -12,7 +12,7 @@ each condition. A check never raises: if one crashes, :func:`run_checks` reports
 the crash as a ``WARN`` that says what happened.
 
 Example:
-    >>> from mlops_kit import doctor
+    >>> from mlops_kit.lessons import doctor
     >>> checks = doctor.run_checks(network=False)
     >>> [c.status for c in checks if c.name == "python"]
     ['OK']
@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import KitError
+from ..errors import KitError
 
 logger = logging.getLogger(__name__)
 
@@ -332,7 +332,7 @@ def check_packages(
     """
     if requirements is None:
         if environment_file is None:
-            from .config import repo_root
+            from ..config import repo_root
 
             # the checkout we are run from, else the one an editable install lives in
             root = repo_root() or repo_root(Path(__file__).resolve().parent)
@@ -590,7 +590,7 @@ def check_disk(
 ) -> Check:
     """Free disk where the kit keeps its data (the course sizes its VM at 30 GB)."""
     if path is None:
-        from .config import cache_dir
+        from ..config import cache_dir
 
         path = cache_dir()
     where = _existing_parent(Path(path))

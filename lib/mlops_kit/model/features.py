@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ..errors import BadParameterError, MissingColumnsError
 from .arrays import count, gather, pieces
-from .errors import BadParameterError, MissingColumnsError
 
 #: the target column: ride duration in minutes (the course's name)
 DURATION = "duration"
@@ -212,7 +212,7 @@ def _code_dtype(categories: int):
     """Codes as int32 (half the memory), int64 beyond 2**31 categories.
 
     numpy copies an int32 index to int64 before indexing with it, so month-sized
-    gathers and counts with codes go through :mod:`mlops_kit.arrays`, in pieces.
+    gathers and counts with codes go through :mod:`mlops_kit.model.arrays`, in pieces.
     """
     return np.int32 if categories < 2**31 else np.int64
 
@@ -589,7 +589,7 @@ def prepare_batches(
     the result is the same data (the tests prove it row for row).
 
     Args:
-        batches: a :class:`mlops_kit.data.TripBatches` (``schema``, ``num_rows``, and
+        batches: a :class:`mlops_kit.tlc.data.TripBatches` (``schema``, ``num_rows``, and
             iterable over ``pyarrow.RecordBatch``).
         categorical: one-hot columns; ``"PU_DO"`` is built from the location IDs.
         numerical: numerical columns.
@@ -889,7 +889,7 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
     def _slots(self, n: int, seen, numbers: Mapping[str, np.ndarray]):
         """``(blocks, numeric)`` of the matrix ``_assemble`` would build, without building it.
 
-        What ``mlops_kit.training._regular_slots`` reads back from the matrix, in the same
+        What ``mlops_kit.model.training._regular_slots`` reads back from the matrix, in the same
         order: per-row column indices (the matrix's index dtype) of each one-hot block,
         and ``(column, values)`` for the slots that hold one column on every row
         (numerical columns, and a category column with a single category, whose values
@@ -932,7 +932,7 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         """``X @ coef`` for the matrix ``_assemble`` would build, without building it.
 
         Each row's terms are added in column order, starting from 0.0, exactly as
-        :meth:`mlops_kit.training.ExactLinearRegression.predict` adds them for the matrix,
+        :meth:`mlops_kit.model.training.ExactLinearRegression.predict` adds them for the matrix,
         so the two agree to the last bit: a category's term is its coefficient (a category
         unseen at fit adds 0.0, as its missing entry adds nothing), a numerical column's
         is value times coefficient. None when the columns of different blocks interleave

@@ -1,7 +1,7 @@
 """``mlops-kit run``: execute the module's notebooks and publish them as HTML.
 
 This is what ``make run`` does. Each notebook is executed headlessly with papermill
-through :mod:`mlops_kit.runner` (via :func:`mlops_kit.batch.run_batch`, so two notebooks run
+through :mod:`.runner` (via :func:`.batch.run_batch`, so two notebooks run
 at once), rendered to HTML with nbconvert, and listed in ``build/index.html`` with its
 parameters, its status and the figures it recorded. A failing notebook never stops the
 others; the return value says how each one ended.
@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import repo_root
-from .errors import KitError
-from .fileio import atomic_write
+from ..config import repo_root
+from ..errors import KitError
+from ..fileio import atomic_write
+from ..pages import html_page
 
 
 @dataclass
@@ -102,23 +103,19 @@ def index_html(runs: Sequence[NotebookRun], title: str = "mlops-kit notebooks") 
             f"<td>{params}</td><td>{records}</td></tr>"
         )
     ok = sum(r.status == "ok" for r in runs)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
-table {{ border-collapse: collapse; width: 100%; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: .5rem; vertical-align: top; text-align: left; }}
-tr.ok .st {{ color: #17702b; font-weight: bold; }}
-tr:not(.ok) .st {{ color: #b00020; font-weight: bold; }}
-.err {{ font-weight: normal; color: #555; max-width: 30rem; white-space: pre-wrap; }}
-code {{ font-size: 90%; }}
-</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p>{ok} of {len(runs)} notebooks ran to the end.</p>
-<table><thead><tr><th>notebook</th><th>status</th><th>time</th><th>parameters</th>
-<th>recorded figures</th></tr></thead><tbody>
-{"".join(rows)}
-</tbody></table></body></html>
+    body = (
+        f"<p>{ok} of {len(runs)} notebooks ran to the end.</p>\n"
+        "<div class='scroll'><table><thead><tr><th>notebook</th><th>status</th><th>time</th>"
+        "<th>parameters</th><th>recorded figures</th></tr></thead><tbody>\n"
+        f"{''.join(rows)}\n</tbody></table></div>"
+    )
+    return html_page(title, body, style=_STYLE)
+
+
+_STYLE = """
+table{width:100%}
+tr.ok .st{color:#17702b;font-weight:bold}
+tr:not(.ok) .st{color:#b00020;font-weight:bold}
 """
 
 

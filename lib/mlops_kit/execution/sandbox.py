@@ -1,9 +1,9 @@
 r"""Start a kernel (or any command) under limits: memory cap, no network, hidden folders.
 
 The runner puts this launcher in front of the kernel's command line when a notebook
-runs with :class:`mlops_kit.runner.Limits`::
+runs with :class:`mlops_kit.execution.runner.Limits`::
 
-    python -m mlops_kit.sandbox --memory-mb 1024 --no-network --hide /srv/key \
+    python -m mlops_kit.execution.sandbox --memory-mb 1024 --no-network --hide /srv/key \
         --report /tmp/k/sandbox.json -- python -m ipykernel_launcher -f kernel.json
 
 It applies what the operating system allows, writes a JSON report of what it applied
@@ -330,7 +330,7 @@ def die_with_starter(starter: int, report: dict) -> bool:
 
 def _starter_gone(starter: int) -> int:
     print(
-        f"mlops_kit.sandbox: the process that started it (pid {starter}) is gone, so the "
+        f"mlops_kit.execution.sandbox: the process that started it (pid {starter}) is gone, so the "
         "command was not run (nobody would read its results).",
         file=sys.stderr,
     )
@@ -364,12 +364,12 @@ def _wait_and_mirror(child: int) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The launcher's command line (what :func:`mlops_kit.runner` passes)."""
+    """The launcher's command line (what :func:`mlops_kit.execution.runner` passes)."""
     parser = argparse.ArgumentParser(
-        prog="python -m mlops_kit.sandbox",
+        prog="python -m mlops_kit.execution.sandbox",
         description="Run a command (a Jupyter kernel) under a memory cap, without network "
         "and with folders hidden, as far as this operating system allows.",
-        epilog="example: python -m mlops_kit.sandbox --memory-mb 512 --no-network "
+        epilog="example: python -m mlops_kit.execution.sandbox --memory-mb 512 --no-network "
         "--hide /srv/key -- python -c 'print(1)'",
     )
     parser.add_argument("--memory-mb", type=int, default=None, help="address-space cap (MiB)")
@@ -444,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         os.execvp(command[0], command)
     except OSError as exc:
-        print(f"mlops_kit.sandbox: cannot run {command[0]!r}: {exc}", file=sys.stderr)
+        print(f"mlops_kit.execution.sandbox: cannot run {command[0]!r}: {exc}", file=sys.stderr)
         return 127
     return 0  # pragma: no cover - exec does not return
 

@@ -11,11 +11,11 @@ A dataset is a service and a month, written ``service:YYYY-MM`` (``green:2021-01
 4. a download from TLC (unless ``MLOPS_KIT_OFFLINE=1``).
 
 When all of these fail, ``source="auto"`` falls back to a seeded synthetic month with the
-real schema (:mod:`mlops_kit.synthetic`) and logs a WARNING that names the dataset and the
+real schema (:mod:`mlops_kit.tlc.synthetic`) and logs a WARNING that names the dataset and the
 reason; ``source="real"`` raises instead; ``source="synthetic"`` never touches real data.
 
 Example:
-    >>> from mlops_kit.data import read_trips, is_synthetic
+    >>> from mlops_kit.tlc.data import read_trips, is_synthetic
     >>> df = read_trips("green:2021-01", columns=["lpep_pickup_datetime", "PULocationID"])
     >>> df.attrs["origin"], is_synthetic(df)   # doctest: +SKIP
     ('data_dir', False)
@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import logging
 import os
 import re
@@ -35,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import config
-from .errors import (
+from .. import config
+from ..errors import (
     BadParameterError,
     CorruptDataError,
     DataNotFoundError,
@@ -45,7 +44,7 @@ from .errors import (
     MissingColumnsError,
     MonthNotPublishedError,
 )
-from .fileio import atomic_write, publish_mode
+from ..fileio import atomic_write, file_sha256, publish_mode
 from .schemas import DATETIME_COLUMNS, LOCATION_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -706,14 +705,14 @@ def read_trip_batches(
 
     Reading a month in batches of ~130,000 rows and keeping only what each batch
     contributes needs about a third less memory than holding the whole table plus its
-    DataFrame copy; :func:`mlops_kit.features.prepare_batches` works this way. The file
+    DataFrame copy; :func:`mlops_kit.model.features.prepare_batches` works this way. The file
     is found, checked and labelled exactly as by :func:`read_trips` (same arguments, same
     errors); a sample of a real month (``rows``) is drawn from the whole table first.
 
     Pages are read through a 256 KiB buffer rather than whole column chunks at once
     (the reader then holds ~12 MB instead of ~64 MB, and reads no slower), and decoded
     on the calling thread unless ``threads`` (Arrow's thread pool):
-    :func:`mlops_kit.training.train_and_evaluate` reads its two months on two threads.
+    :func:`mlops_kit.model.training.train_and_evaluate` reads its two months on two threads.
 
     Returns:
         A :class:`TripBatches`: iterate over it for ``pyarrow.RecordBatch`` objects.
@@ -762,7 +761,7 @@ def _marked_synthetic(parquet) -> bool:
 
 
 def is_synthetic(df: pd.DataFrame) -> bool:
-    """Return True when ``df`` came from :mod:`mlops_kit.synthetic` (``df.attrs``)."""
+    """Return True when ``df`` came from :mod:`mlops_kit.tlc.synthetic` (``df.attrs``)."""
     return bool(getattr(df, "attrs", {}).get("synthetic", False))
 
 
@@ -820,15 +819,6 @@ def _atomic_write_bytes(target: Path, data: bytes) -> None:
 
 
 # --------------------------------------------------------------------------- info
-
-
-def file_sha256(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
-    """Return the hex sha256 of a file, read in chunks (to compare with SOURCES.md)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk_size), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _pickup_range(path: Path, ds: Dataset | None, names: Sequence[str]):

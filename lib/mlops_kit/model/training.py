@@ -8,7 +8,7 @@ scores it with the RMSE. Two things changed under that code since it was recorde
   of 9.78, validation 7.76 instead of 7.48. :class:`ExactLinearRegression` computes the
   solution lsqr converges to, exactly, and faster than lsqr's first iterations.
 * scikit-learn 1.9's ``Lasso`` refuses sparse matrices with 64-bit indices, which is what
-  ``DictVectorizer`` now returns; :class:`~mlops_kit.features.TripVectorizer` gives 32-bit.
+  ``DictVectorizer`` now returns; :class:`~mlops_kit.model.features.TripVectorizer` gives 32-bit.
 
 Why "the solution lsqr converges to" needs care: one-hot columns of a category sum to a
 column of ones, the same as the intercept, so many coefficient vectors fit the training
@@ -35,8 +35,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
+from ..errors import BadParameterError, ModelBundleError
+from ..fileio import file_sha256
 from .arrays import count, count_pairs, gather, pieces
-from .errors import BadParameterError, ModelBundleError
 
 log = logging.getLogger(__name__)
 
@@ -586,7 +587,7 @@ class TrainResult:
     """Everything :func:`train_and_evaluate` produced.
 
     Attributes:
-        vectorizer: the fitted :class:`~mlops_kit.features.TripVectorizer`.
+        vectorizer: the fitted :class:`~mlops_kit.model.features.TripVectorizer`.
         model: the fitted regressor.
         metrics: ``train_rows``, ``val_rows``, ``n_features``, ``train_rmse``, ``val_rmse``,
             ``baseline_rmse`` (validation RMSE of the training mean), ``model``, ``alpha``,
@@ -616,8 +617,6 @@ class TrainResult:
         The datasets' sha256 are computed here (once), not while training: hashing two
         months costs more than fitting the model.
         """
-        from .data import file_sha256
-
         for info in self.datasets.values():
             path = info.get("path")
             if "sha256" not in info:
@@ -651,13 +650,13 @@ def open_trips(trips, categorical, numerical, *, source: str = "auto", rows=None
     """Return ``(trips, dataset info)``: a DataFrame as given, else the file opened in batches.
 
     ``trips`` is a dataset id, a parquet path or a DataFrame. A file is opened with
-    :func:`mlops_kit.data.read_trip_batches` for only the columns the features need:
+    :func:`mlops_kit.tlc.data.read_trip_batches` for only the columns the features need:
     parquet stores columns apart, so 5 of 19 columns of a 3-million-row month read in a
     fraction of a second.
     """
     import pandas as pd
 
-    from .data import _looks_like_path, parse_dataset, read_trip_batches, validate_parquet
+    from ..tlc.data import _looks_like_path, parse_dataset, read_trip_batches, validate_parquet
 
     if isinstance(trips, pd.DataFrame):
         return trips, _info(trips.attrs)
@@ -825,13 +824,13 @@ def train_and_evaluate(
     """Train on one month, score on another: the course's whole notebook in one call.
 
     Finds both months, then reads and prepares the training month (only the needed
-    columns, a record batch at a time: :func:`~mlops_kit.features.prepare_batches`),
+    columns, a record batch at a time: :func:`~mlops_kit.model.features.prepare_batches`),
     fits the vectoriser and the model on it and predicts it, while a second thread reads
     and prepares the validation month; the fitted vectoriser then transforms that (a
     category first seen in validation gets zeros, as in production). No month is held
     whole and no matrix is built whole for the exact linear model, which keeps the peak
     memory (and, on a virtual machine, the time spent getting fresh memory) low.
-    DataFrames are prepared with :func:`~mlops_kit.features.prepare_trips`; both ways
+    DataFrames are prepared with :func:`~mlops_kit.model.features.prepare_trips`; both ways
     give the same numbers, to the last bit.
 
     Args:
@@ -843,7 +842,7 @@ def train_and_evaluate(
         alpha: penalty strength for lasso/ridge (default 0.01 / 1.0).
         min_duration: shortest ride kept (minutes, inclusive).
         max_duration: longest ride kept (minutes, inclusive).
-        source: ``auto``, ``real`` or ``synthetic`` (see :func:`mlops_kit.data.read_trips`).
+        source: ``auto``, ``real`` or ``synthetic`` (see :func:`mlops_kit.tlc.data.read_trips`).
         rows: synthetic month size, or a seeded sample of a real month.
         seed: seed of synthetic data, sampling and the models.
 
@@ -987,21 +986,13 @@ def sidecar_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def library_versions() -> dict[str, str]:
     """The versions a pickle depends on (a pickle from another scikit-learn may not load)."""
     import pandas
     import scipy
     import sklearn
 
-    from . import __version__
+    from .. import __version__
 
     return {
         "python": platform.python_version(),
@@ -1014,7 +1005,7 @@ def library_versions() -> dict[str, str]:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    from .fileio import atomic_write
+    from ..fileio import atomic_write
 
     atomic_write(path, data, fsync=True)
 
@@ -1034,7 +1025,7 @@ def save_bundle(
     :func:`load_bundle` can tell a stale or foreign file. Both files are written atomically
     (temporary file, then rename): an interrupted save never leaves half a model.
     """
-    from .records import to_jsonable
+    from ..records import to_jsonable
 
     path = Path(path)
     blob = pickle.dumps((vectorizer, model), protocol=pickle.HIGHEST_PROTOCOL)
@@ -1082,7 +1073,7 @@ def load_bundle(path: str | os.PathLike, *, check: bool = True) -> Bundle:
             raise ModelBundleError(
                 f"{path} has no sidecar {side.name}, so nothing says which data, parameters "
                 "and library versions produced it.",
-                f"Re-save it with mlops_kit.training.save_bundle (`mlops-kit train --out {path}`), "
+                f"Re-save it with mlops_kit.model.save_bundle (`mlops-kit train --out {path}`), "
                 "or load it with check=False if you trust the file.",
             )
         try:
@@ -1098,7 +1089,7 @@ def load_bundle(path: str | os.PathLike, *, check: bool = True) -> Bundle:
                 f"Re-save the model (`mlops-kit train --out {path}`).",
             )
         expected = (metadata.get("bin") or {}).get("sha256")
-        actual = _sha256(path)
+        actual = file_sha256(path)
         if expected != actual:
             raise ModelBundleError(
                 f"{path} does not match its sidecar: its sha256 is {actual[:12]}... but "

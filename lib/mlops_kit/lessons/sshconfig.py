@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import KitError
-from .fileio import atomic_write
+from ..errors import KitError
+from ..fileio import atomic_write
 
 DEFAULT_CONFIG = "~/.ssh/config"
 

@@ -28,7 +28,7 @@ Schemas are plain tuples here, so importing this module does not import pyarrow;
 
 from __future__ import annotations
 
-from .errors import DataError
+from ..errors import DataError
 
 #: first month whose schema the kit knows, for every service
 FIRST_KNOWN_MONTH = (2019, 1)

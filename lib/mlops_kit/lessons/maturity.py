@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import BadParameterError, KitError, UnknownParameterError
 from .course import MODULES, PRINCIPLES, Principle
-from .errors import BadParameterError, KitError, UnknownParameterError
 
 __all__ = [
     "LEVELS",
