@@ -17,7 +17,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export MPLBACKEND := Agg
 # CI points at the shared real data when it is there (see .ci/run); otherwise synthetic.
 
-.PHONY: help venv run test test-fast lint format goldens bench clean distclean
+.PHONY: help venv run lab test test-fast lint format goldens bench clean distclean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,8 +25,9 @@ help:  ## list the targets
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "mlops-kit needs Python 3.10+, found " + sys.version.split()[0]'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing mlops-kit and its dependencies into $(VENV) (the first time takes a few minutes)..."
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(BIN)/python -m pip install --progress-bar on -e '.[$(EXTRAS)]' | grep -E --line-buffered '^(Collecting|Successfully installed)' | sed -u -E 's/^(.{96}).+/\1 .../'
 	@touch $(STAMP)
 
 venv: $(STAMP)  ## create .venv and install the kit (editable) with its extras
@@ -34,6 +35,9 @@ venv: $(STAMP)  ## create .venv and install the kit (editable) with its extras
 run: $(STAMP)  ## summarise the training months, execute every notebook, write build/index.html
 	$(BIN)/mlops-kit data summary green:2021-01 green:2021-02
 	$(BIN)/mlops-kit run --out build
+
+lab: $(STAMP)  ## open JupyterLab from .venv on this folder (the notebooks run in their own folder)
+	$(BIN)/jupyter lab --notebook-dir=. $$(if [ "$$(id -u)" = 0 ]; then echo --allow-root; fi)
 
 test: $(STAMP)  ## run the whole test suite (unit, notebooks, homework, realdata when present)
 	$(BIN)/python -m pytest

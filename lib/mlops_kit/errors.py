@@ -1,8 +1,27 @@
-"""The kit's own error types.
+"""The kit's own error types, and the rule for where each one lives.
 
 Every error a learner or an instructor can cause with bad input is a :class:`KitError`.
 Its message is one paragraph that names the problem *and* the fix, so the CLI can print
 it without a traceback and a notebook shows something a learner can act on.
+
+The rule: the families that several layers raise (data, parameters, notebooks, saved
+models) are defined here; an error that only one subpackage raises is defined in the module
+that raises it, subclassing one of these. Either way it is listed below, and a test keeps
+this list equal to the kit's ``KitError`` subclasses.
+
+Defined here: ``KitError``, ``DataError``, ``DatasetNameError``, ``DataNotFoundError``,
+``MonthNotPublishedError``, ``DownloadError``, ``CorruptDataError``, ``MissingColumnsError``,
+``ParameterError``, ``UnknownParameterError``, ``BadParameterError``,
+``InvalidNotebookError``, ``ModelBundleError``.
+
+Defined beside their cause:
+
+- tlc: ``UnknownSchemaError`` (a service/month whose columns the kit does not know);
+- lessons: ``UnknownCheckError`` (doctor), ``SshConfigError`` (ssh config),
+  ``UnknownQuestionError``, ``BadAnswerError``, ``ScanPathError`` (maturity);
+- execution: ``GridError``, ``BatchError`` (batches);
+- homework: ``HomeworkError``, ``UnknownCohortError``, ``FormError``, ``OptionError``,
+  ``AnswerKeyError``.
 """
 
 from __future__ import annotations

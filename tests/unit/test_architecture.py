@@ -216,3 +216,31 @@ def test_every_subpackage_says_what_lives_there():
         if len(ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or "") < 80
     ]
     assert not missing
+
+
+def _kit_error_classes() -> set[str]:
+    import importlib
+    import pkgutil
+
+    import mlops_kit
+    from mlops_kit.errors import KitError
+
+    for info in pkgutil.walk_packages(mlops_kit.__path__, "mlops_kit."):
+        if info.name.endswith("__main__"):
+            continue
+        importlib.import_module(info.name)
+    found, todo = set(), [KitError]
+    while todo:
+        cls = todo.pop()
+        if cls.__module__.startswith("mlops_kit"):
+            found.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def test_errors_module_lists_every_kit_error():
+    import mlops_kit.errors
+
+    doc = mlops_kit.errors.__doc__
+    missing = sorted(name for name in _kit_error_classes() if f"``{name}``" not in doc)
+    assert not missing, f"add these to mlops_kit/errors.py's list: {missing}"
