@@ -15,7 +15,7 @@ EXTRAS ?= dev,dask
 export JUPYTER_PREFER_ENV_PATH := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export MPLBACKEND := Agg
-# CI points at the shared real data when it is there (see .ci/run); otherwise synthetic.
+# CI sets MLOPS_KIT_DATA_DIR when its machine holds real TLC files (see .ci/run); otherwise synthetic.
 
 .PHONY: help venv run lab test test-fast lint format goldens bench clean distclean
 
