@@ -63,3 +63,17 @@ def test_papermill_cli_runs_a_notebook_directly(tmp_path):
     records = read_records(out)
     assert records["synthetic"] is True
     assert records["train_rows"] > 0
+
+
+def test_run_cli_defaults_come_from_the_library():
+    import inspect
+
+    from mlops_kit.cli import build_parser
+    from mlops_kit.execution.notebook_site import run_all
+
+    args = build_parser().parse_args(["run"])
+    signature = inspect.signature(run_all).parameters
+    assert args.out == signature["out"].default
+    assert args.workers == signature["workers"].default
+    assert args.timeout_cell == signature["timeout_cell"].default
+    assert args.timeout_total == signature["timeout_total"].default

@@ -202,7 +202,8 @@ def test_fingerprint_follows_notebook_parameters_and_input_files(tmp_path, noteb
 
 
 def test_library_digest_follows_the_kits_code(tmp_path):
-    from mlops_kit.execution.batch import _sources_digest, library_digest
+    from mlops_kit.execution.batch import library_digest
+    from mlops_kit.execution.batch.jobs import _sources_digest
 
     def digest() -> str:
         _sources_digest.cache_clear()  # computed once per process otherwise
@@ -224,12 +225,22 @@ def test_library_digest_follows_the_kits_code(tmp_path):
     assert digest() != first
 
 
+def test_library_digest_covers_the_whole_kit_not_only_the_batch_code():
+    import mlops_kit
+    from mlops_kit.execution.batch import library_digest
+    from mlops_kit.execution.batch.jobs import _sources_digest
+
+    kit = Path(mlops_kit.__file__).parent
+    assert library_digest() == _sources_digest(str(kit.resolve()))
+    assert library_digest() != _sources_digest(str((kit / "execution").resolve()))
+
+
 def test_fingerprint_follows_the_library(tmp_path, notebook, monkeypatch):
-    import mlops_kit.execution.batch as batch
+    import mlops_kit.execution.batch.jobs as jobs
 
     job = Job(notebook, {"x": 1}, key="k")
     first = job_fingerprint(job)
-    monkeypatch.setattr(batch, "library_digest", lambda root=None: "another kit")
+    monkeypatch.setattr(jobs, "library_digest", lambda root=None: "another kit")
     assert job_fingerprint(job) != first
 
 
@@ -345,6 +356,14 @@ def test_retry_once_when_the_kernel_failed_to_start(tmp_path, notebook):
     assert [r.status for r in results] == ["ok", "kernel_died", "kernel_died", "kernel_died"]
     assert executor.calls == {"a": 2, "b": 2, "c": 1, "d": 2}
     assert "worker lost" in results[3].error
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, "2", True])
+def test_bad_workers_are_refused_by_the_library(tmp_path, notebook, workers):
+    jobs = [Job(notebook, {"x": 1}, tmp_path / "a.ipynb", key="a")]
+    with pytest.raises(BatchError, match="workers") as info:
+        run_batch(jobs, workers=workers, executor=ScriptedExecutor({"a": [("ok", None)]}))
+    assert repr(workers) in str(info.value) and "Fix:" in str(info.value)
 
 
 def test_duplicate_keys_or_outputs_are_refused(tmp_path, notebook):

@@ -117,7 +117,9 @@ def test_unknown_parameter_is_refused_before_any_kernel(folder, capsys):
 def test_bad_workers_is_refused(folder, capsys):
     grid = grid_file(folder, "grid:\n  x: [1]\n")
     assert main(["batch", str(grid), "--workers", "0"]) == 2
-    assert "--workers" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "workers" in err and "got 0" in err and "Traceback" not in err
+    assert not (folder / "out").exists()  # refused before anything was written
 
 
 def _stored_keys(db: Path) -> list[str]:

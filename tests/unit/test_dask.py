@@ -78,3 +78,44 @@ def test_unreachable_scheduler_is_a_clear_error(notebook, tmp_path, capsys):
     code = main(["batch", str(grid), "--scheduler", "tcp://127.0.0.1:9", "--output", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and "Cannot reach the Dask scheduler" in err
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:9", "not-an-address"])
+def test_connect_names_the_address_and_the_fix(address):
+    from mlops_kit.execution.batch import BatchError, connect
+
+    with pytest.raises(BatchError) as info:
+        connect(address, timeout="1s")
+    message = str(info.value)
+    assert address in message and "Cannot reach the Dask scheduler" in message
+    assert "Fix:" in message and "--scheduler" in message
+
+
+def test_connect_returns_a_client_whose_executor_runs_jobs(client):
+    from mlops_kit.execution.batch import connect
+
+    mine = connect(client.scheduler.address)
+    try:
+        assert mine.get_executor().submit(sum, [1, 2]).result(timeout=60) == 3
+    finally:
+        mine.close()
+
+
+def test_the_grader_fails_on_a_bad_scheduler_as_the_batch_does(tmp_path):
+    from mlops_kit.execution.batch import BatchError
+    from mlops_kit.homework.grading import grade
+
+    root = Path(__file__).parents[2] / "homework" / "practice"
+    submissions = tmp_path / "subs"
+    submissions.mkdir()
+    shutil.copy(root / "homework.ipynb", submissions / "ada.ipynb")
+    with pytest.raises(BatchError) as info:
+        grade(
+            submissions,
+            "practice",
+            root / "key.json",
+            tmp_path / "out",
+            scheduler="not-an-address",
+            progress=False,
+        )
+    assert "Cannot reach the Dask scheduler at not-an-address" in str(info.value)

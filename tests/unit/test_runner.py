@@ -135,7 +135,7 @@ def test_bad_parameters_start_no_kernel(tmp_path, monkeypatch):
     def no_kernel(*args, **kwargs):  # pragma: no cover - called only on a regression
         raise AssertionError("a kernel was started for refused parameters")
 
-    monkeypatch.setattr(runner, "_execute", no_kernel)
+    monkeypatch.setattr(runner, "execute_once", no_kernel)
     result = run_notebook(fx("ok"), {"n": "abc"}, tmp_path / "out.ipynb")
     assert result.status == "bad_parameters"
     assert "expects an int" in result.error
@@ -324,21 +324,6 @@ def test_bad_arguments_are_programming_errors():
         run_notebook(fx("ok"), limits={"memory_mb": 10})
 
 
-def test_lazy_batch_reexport_names_missing_module_clearly():
-    import mlops_kit.execution.runner as runner
-
-    with pytest.raises(AttributeError):
-        runner.no_such_name  # noqa: B018
-    if not (Path(runner.__file__).parent / "batch.py").exists():
-        with pytest.raises(ImportError):
-            runner.run_batch  # noqa: B018
-    else:
-        from mlops_kit.execution import batch
-        from mlops_kit.execution.runner import Job, run_batch
-
-        assert run_batch is batch.run_batch and Job is batch.Job
-
-
 # ----------------------------------------------------------------------------- kernel start
 
 
@@ -455,7 +440,7 @@ def test_failure_found_even_when_the_error_output_was_lost():
 
     import nbformat
 
-    from mlops_kit.execution.runner import _failure
+    from mlops_kit.execution.outcome import first_failure as _failure
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x") for _ in range(3)])
     for cell in nb.cells:

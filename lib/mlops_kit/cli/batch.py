@@ -1,9 +1,10 @@
 """``mlops-kit batch GRID.yaml``: run a notebook over a parameter grid, resumably.
 
-A thin wrapper over :func:`mlops_kit.execution.batch.run_grid`: read and validate the grid (no
-kernel starts when a parameter is unknown), run the jobs on a local pool or a Dask
-cluster, store results as they finish, then write ``results.csv``, ``results.parquet`` and
-``report.html`` and print a summary of statuses. Exit status 1 when any job failed.
+The arguments map to one call of :func:`mlops_kit.execution.batch.run_grid`, which reads
+and validates the grid (no kernel starts when a parameter is unknown), runs the jobs on a
+local pool or a Dask cluster, stores results as they finish and writes ``results.csv``,
+``results.parquet`` and ``report.html``; this module prints a summary of statuses. Exit
+status 1 when any job failed.
 """
 
 from __future__ import annotations
@@ -57,26 +58,6 @@ def register(subparsers) -> None:
     parser.set_defaults(func=handle)
 
 
-def _dask_executor(address: str):
-    from ..execution.batch import BatchError
-
-    try:
-        from distributed import Client
-    except ImportError as exc:
-        raise BatchError(
-            "--scheduler needs the Dask 'distributed' package, which is not installed.",
-            "Install the extra: pip install 'mlops-kit[dask]' (make test installs it).",
-        ) from exc
-    try:
-        client = Client(address, timeout="5s")
-    except (OSError, TimeoutError) as exc:
-        raise BatchError(
-            f"Cannot reach the Dask scheduler at {address}: {exc}.",
-            "Start it (dask scheduler; dask worker ADDRESS) or fix the address.",
-        ) from exc
-    return client
-
-
 def _summary_lines(counts: dict[str, int], ran: int, reused: int, paths: dict) -> list[str]:
     width = max([6, *map(len, counts)])
     lines = ["", f"{'status':<{width}}  jobs", f"{'-' * width}  ----"]
@@ -88,59 +69,36 @@ def _summary_lines(counts: dict[str, int], ran: int, reused: int, paths: dict) -
 
 def handle(args) -> int:
     """Run the grid; return 0 when every job finished ``ok``, 1 otherwise."""
-    from ..execution.batch import (
-        BatchError,
-        ResultStore,
-        load_grid,
-        run_grid,
-        start_workers_early,
-        status_counts,
-    )
+    from ..execution.batch import run_grid
 
-    if args.workers is not None and args.workers < 1:
-        raise BatchError(
-            f"--workers must be at least 1, got {args.workers}.", "Pass --workers 2, say."
-        )
-    if not args.scheduler:
-        start_workers_early()
-    grid = load_grid(args.grid)
-    client = _dask_executor(args.scheduler) if args.scheduler else None
-    try:
-        jobs, results, paths, store = run_grid(
-            grid,
-            output=args.output,
-            workers=args.workers,
-            executor=client.get_executor() if client is not None else None,
-            force=args.force,
-            progress=False if args.json else None,
-        )
-    finally:
-        if client is not None:
-            client.close()
-    with ResultStore(store.path) as reopened:
-        ran = len(reopened.rows(run_id=store.last_run_id))
-    counts = status_counts(results)
-    failed = sum(n for status, n in counts.items() if status != "ok")
+    run = run_grid(
+        args.grid,
+        output=args.output,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        force=args.force,
+        progress=False if args.json else None,
+    )
     if args.json:
         print_json(
             {
-                "grid": str(grid.path),
-                "notebook": str(grid.notebook),
-                "output": str(paths["csv"].parent),
-                "jobs": len(jobs),
-                "ran": ran,
-                "reused": len(jobs) - ran,
-                "counts": counts,
-                "files": {name: str(path) for name, path in paths.items()},
+                "grid": str(run.grid.path),
+                "notebook": str(run.grid.notebook),
+                "output": str(run.output),
+                "jobs": len(run.jobs),
+                "ran": run.ran,
+                "reused": run.reused,
+                "counts": run.counts,
+                "files": {name: str(path) for name, path in run.files.items()},
                 "results": [
                     {"key": job.key, **result.to_dict()}
-                    for job, result in zip(jobs, results, strict=True)
+                    for job, result in zip(run.jobs, run.results, strict=True)
                 ],
             }
         )
     else:
-        for job, result in zip(jobs, results, strict=True):
+        for job, result in zip(run.jobs, run.results, strict=True):
             if result.status != "ok":
                 print(f"{result.status}: {job.key}: {result.error or ''}".rstrip())
-        print("\n".join(_summary_lines(counts, ran, len(jobs) - ran, paths)))
-    return 1 if failed else 0
+        print("\n".join(_summary_lines(run.counts, run.ran, run.reused, run.files)))
+    return 1 if run.failed else 0

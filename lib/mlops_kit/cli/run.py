@@ -1,10 +1,22 @@
-"""``mlops-kit run``: execute the notebooks headlessly and write an HTML index."""
+"""``mlops-kit run``: execute the notebooks headlessly and write an HTML index.
+
+The arguments map to one call of :func:`mlops_kit.execution.notebook_site.run_all`; the
+defaults shown in ``--help`` are read from its signature, so they live in one place.
+"""
 
 from __future__ import annotations
 
 import argparse
+import inspect
 
+from ..execution.notebook_site import run_all
 from ._common import add_json_flag, print_json
+
+DEFAULTS = {
+    name: p.default
+    for name, p in inspect.signature(run_all).parameters.items()
+    if p.default is not inspect.Parameter.empty
+}
 
 EPILOG = """\
 examples:
@@ -38,10 +50,27 @@ def register(sub) -> None:
         metavar=("NAME", "VALUE"),
         help="set a parameter of the notebooks (repeatable)",
     )
-    parser.add_argument("--out", default="build", help="build folder (default: build)")
-    parser.add_argument("--workers", type=int, default=2, help="notebooks at once (default: 2)")
-    parser.add_argument("--timeout-cell", type=float, default=600, help="seconds per cell")
-    parser.add_argument("--timeout-total", type=float, default=1800, help="seconds per notebook")
+    parser.add_argument(
+        "--out", default=DEFAULTS["out"], help="build folder (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULTS["workers"],
+        help="notebooks at once (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout-cell",
+        type=float,
+        default=DEFAULTS["timeout_cell"],
+        help="seconds per cell (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout-total",
+        type=float,
+        default=DEFAULTS["timeout_total"],
+        help="seconds per notebook (default: %(default)s)",
+    )
     add_json_flag(parser)
     parser.set_defaults(func=handle)
 
@@ -49,8 +78,6 @@ def register(sub) -> None:
 def handle(args) -> int:
     """Run the notebooks and print a summary; exit 1 when any did not finish."""
     from pathlib import Path
-
-    from ..execution.notebook_site import run_all
 
     runs = run_all(
         args.notebooks,

@@ -1,12 +1,18 @@
 """Executing notebooks: one at a time, in a sandbox, in batches, and the site ``make run`` builds.
 
 - :mod:`~mlops_kit.execution.runner`: the one place a notebook is executed (papermill under
-  the hood): parameters checked against the ``parameters`` cell, time limits, one-paragraph
-  errors, figures recorded by the notebook read back;
+  the hood): :func:`~mlops_kit.execution.runner.run_notebook` and its ``RunResult``;
+  it stands on
+  :mod:`~mlops_kit.execution.parameters` (the one parser of a notebook's ``parameters``
+  cell; values checked before a kernel starts),
+  :mod:`~mlops_kit.execution.kernel` (one kernel start and execution, private sockets,
+  the kernel's environment),
+  :mod:`~mlops_kit.execution.outcome` (the status and the one-paragraph error) and
+  :mod:`~mlops_kit.execution.limits` (``Limits`` for untrusted notebooks);
 - :mod:`~mlops_kit.execution.sandbox`: the launcher that puts a kernel in its sandbox
   (limits, namespaces) for notebooks nobody trusts;
 - :mod:`~mlops_kit.execution.batch`: many executions on a worker pool, resumable, from a
-  parameter grid, with tables and a report;
+  parameter grid, with tables and a report (one module per concern, see its docstring);
 - :mod:`~mlops_kit.execution.notebook_site`: every course notebook executed and rendered to
   ``build/index.html``.
 

@@ -1,7 +1,7 @@
 """``mlops-kit run``: execute the module's notebooks and publish them as HTML.
 
 This is what ``make run`` does. Each notebook is executed headlessly with papermill
-through :mod:`.runner` (via :func:`.batch.run_batch`, so two notebooks run
+through :mod:`.runner` (via :func:`.batch.run_batch`, so several notebooks run
 at once), rendered to HTML with nbconvert, and listed in ``build/index.html`` with its
 parameters, its status and the figures it recorded. A failing notebook never stops the
 others; the return value says how each one ended.
@@ -149,9 +149,10 @@ def run_all(
     Returns:
         One :class:`NotebookRun` per notebook, in order.
     """
-    from .batch import Job, run_batch
-    from .runner import validate_parameters
+    from .batch import Job, check_workers, run_batch
+    from .parameters import validate_parameters
 
+    check_workers(workers)
     paths = [Path(p) for p in notebooks] if notebooks else default_notebooks()
     for path in paths:
         if not path.is_file():

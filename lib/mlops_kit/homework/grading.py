@@ -461,7 +461,7 @@ def grade(
     Returns:
         A :class:`GradeRun`.
     """
-    from ..execution.batch import Job, run_batch
+    from ..execution.batch import Job, connect, run_batch
     from ..execution.runner import Limits, notebook_parameters
     from .reports import write_reports
 
@@ -603,20 +603,7 @@ def grade(
             client = None
             relay = None
             if scheduler and executor is None:
-                try:
-                    from distributed import Client
-                except ImportError as exc:
-                    raise HomeworkError(
-                        "--scheduler needs the Dask 'distributed' package.",
-                        "pip install 'mlops-kit[dask]', or drop --scheduler.",
-                    ) from exc
-                try:
-                    client = Client(scheduler, timeout="10s")
-                except (OSError, TimeoutError) as exc:
-                    raise HomeworkError(
-                        f"Cannot reach the Dask scheduler at {scheduler}: {exc}.",
-                        "Start it (dask scheduler; dask worker ADDRESS) or fix the address.",
-                    ) from exc
+                client = connect(scheduler)
                 executor = client.get_executor()
             try:
                 relay = _Relay(finished, progress, len(jobs))
