@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 from sklearn.feature_extraction import DictVectorizer
 
-from mlops_kit.model.features import TripVectorizer, prepare_trips
-from mlops_kit.model.training import ExactLinearRegression, rmse, train_and_evaluate
+from mlops_kit.model.features import prepare_trips
+from mlops_kit.model.solver import ExactLinearRegression
+from mlops_kit.model.training import rmse, train_and_evaluate
+from mlops_kit.model.vectorizer import TripVectorizer
 
 pytestmark = pytest.mark.realdata
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mlops_kit.cli import build_parser, main
-from mlops_kit.model.training import load_bundle
+from mlops_kit.model.bundle import load_bundle
 
 SYNTHETIC = ["--source", "synthetic", "--rows", "3000", "--seed", "7"]
 

@@ -92,7 +92,8 @@ def _number(value: float) -> int | float:
 
 def handle(args) -> int:
     """Train, print the summary (or JSON), optionally save the bundle; returns 0."""
-    from ..model.training import save_bundle, train_and_evaluate
+    from ..model.bundle import save_bundle
+    from ..model.training import train_and_evaluate
 
     result = train_and_evaluate(
         args.train,

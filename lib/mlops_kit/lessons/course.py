@@ -99,7 +99,7 @@ COURSE_MAP: tuple[Step, ...] = (
         1,
         "One-hot encode the zones and keep the numeric columns as a sparse matrix.",
         "scikit-learn DictVectorizer",
-        "mlops_kit.model.features.TripVectorizer",
+        "mlops_kit.model.vectorizer.TripVectorizer",
     ),
     Step(
         "train",
@@ -117,7 +117,7 @@ COURSE_MAP: tuple[Step, ...] = (
         1,
         "Write the vectorizer and the model together, with a sidecar naming the data.",
         "pickle",
-        "mlops_kit.model.training.save_bundle",
+        "mlops_kit.model.bundle.save_bundle",
     ),
     Step(
         "tracking",

@@ -1,18 +1,18 @@
 """Month-sized arrays, worked on in pieces of rows so that temporaries stay small.
 
-A 3-million-row month makes every int64 or float64 column 24 MB, and on some machines
-(see ``benchmarks/bench_fresh_memory.py``) each MB a process has not touched before costs
-as much time as a lot of arithmetic. numpy adds hidden whole-array temporaries: bincount
-and fancy indexing first copy an int32 index to int64. These helpers do the same work in
-pieces of :data:`PIECE_ROWS` rows, so those copies are a few MB, and give exactly the
-same results (counts are integers; gathers and elementwise steps are row by row).
+Every column of a month is millions of values, and memory a process has not touched
+before costs time to get (``benchmarks/bench_fresh_memory.py`` measures how much). numpy
+adds hidden whole-array temporaries: bincount and fancy indexing first copy an int32 index
+to int64. These helpers do the same work in pieces of :data:`PIECE_ROWS` rows, so those
+copies stay piece-sized, and give exactly the same results (counts are integers; gathers
+and elementwise steps are row by row).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-#: rows per piece: 2 MB per float64 column, well inside the CPU caches' reach
+#: rows per piece: small enough for a float64 piece to stay within the CPU caches' reach
 PIECE_ROWS = 1 << 18
 
 

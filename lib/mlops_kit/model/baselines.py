@@ -148,9 +148,9 @@ def fit_speed(
 
     The pace is the *median* of the per-ride paces of rides with a positive distance.
     A ratio of sums (total minutes / total miles) looks natural but real months hold
-    rides with absurd distances: green January 2021 has one of 244,152 miles, which
-    alone drags that ratio down to 0.39 minutes per mile. The median ignores such rows
-    (and the 0.01-mile ones at the other end): about 4.9 minutes per mile there.
+    rides with absurd distances (tens of thousands of miles), and one of them alone drags
+    that ratio far below any real pace. The median ignores such rows (and the
+    hundredth-of-a-mile ones at the other end).
 
     Raises:
         MissingColumnsError: when a needed column is absent.
