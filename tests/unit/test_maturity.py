@@ -320,7 +320,10 @@ def test_scan_is_deterministic_and_relative(tmp_path):
     root = make_level_tree(tmp_path, 4)
     first, second = scan(root), scan(root)
     assert first == second
-    assert first.evidence == sorted(first.evidence, key=maturity._evidence_order)
+    order = list(maturity.EVIDENCE_KINDS)
+    assert first.evidence == sorted(
+        first.evidence, key=lambda e: (order.index(e.kind), e.path, e.detail)
+    )
     for item in first.evidence:
         assert not item.path.startswith("/") and "\\" not in item.path
         assert str(tmp_path) not in item.detail
@@ -540,9 +543,13 @@ def test_demo_project_rejects_a_bad_level(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_learner_after_module_one_matches_the_example_file():
+def test_notebook_04_starts_from_the_example_learner():
+    """Notebook 04's default answers are the "yes" answers of the example file."""
+    from mlops_kit.execution.runner import notebook_parameters
+
     answers = load_answers(ROOT / "examples" / "maturity" / "answers.yaml")
-    assert answers == maturity.LEARNER_AFTER_MODULE_1
+    declared = notebook_parameters(ROOT / "notebooks" / "04_maturity_model.ipynb")
+    assert declared["answers"]["default"] == {k: True for k, v in answers.items() if v}
 
 
 def test_coerce_answers_accepts_dict_text_and_file(tmp_path):

@@ -1,0 +1,84 @@
+"""The MLOps maturity model: five levels, a self-assessment, and a scan of a project.
+
+The course's first module places a team on the five levels of Microsoft's MLOps maturity
+model (Azure Architecture Center). The levels measure how much of the path from a notebook
+to a model that maintains itself is automated:
+
+====  ===============================  =================================================
+ 0    No MLOps                         everything by hand, one person, no tracking
+ 1    DevOps but no MLOps              code has tests and CI; models are still hand-made
+ 2    Automated training               training is a tracked, repeatable pipeline
+ 3    Automated model deployment       a CI/CD pipeline releases models with tests
+ 4    Full MLOps automated operations  production metrics trigger retraining by themselves
+====  ===============================  =================================================
+
+A level counts only when every level below it is reached too: a project with a model
+registry but no tests is still at level 0, and the report says what to add first.
+
+The modules, one concern each:
+
+- :mod:`.levels`: the model as data (:data:`LEVELS`, :data:`AREAS`) and the rule that a
+  level needs every level below it (:func:`reached_level`);
+- :mod:`.assessment`: the yes/no questions (:data:`QUESTIONS`) and :func:`assess`, with
+  :func:`load_answers` / :func:`coerce_answers` to read answers;
+- :mod:`.scan`: :func:`scan` estimates a project's level from evidence in its files and
+  lists every piece of evidence it used;
+- :mod:`.plot`: :func:`plot_assessment`, the share of each level met;
+- :mod:`.demo`: :func:`write_demo_project`, a tiny project at a chosen level.
+
+The names below are the public API the notebooks, the CLI and the tests use.
+"""
+
+from .assessment import (
+    QUESTIONS,
+    Assessment,
+    BadAnswerError,
+    Question,
+    UnknownQuestionError,
+    assess,
+    coerce_answers,
+    load_answers,
+    questions_for_level,
+)
+from .demo import write_demo_project
+from .levels import AREAS, LEVELS, Level, level, levels_table, principles_by_level, reached_level
+from .plot import plot_assessment
+from .scan import (
+    EVIDENCE_KINDS,
+    REQUIREMENTS,
+    Evidence,
+    Requirement,
+    ScanPathError,
+    ScanResult,
+    scan,
+    scan_from_evidence,
+)
+
+__all__ = [
+    "AREAS",
+    "EVIDENCE_KINDS",
+    "LEVELS",
+    "QUESTIONS",
+    "REQUIREMENTS",
+    "Assessment",
+    "BadAnswerError",
+    "Evidence",
+    "Level",
+    "Question",
+    "Requirement",
+    "ScanPathError",
+    "ScanResult",
+    "UnknownQuestionError",
+    "assess",
+    "coerce_answers",
+    "level",
+    "levels_table",
+    "load_answers",
+    "plot_assessment",
+    "principles_by_level",
+    "questions_for_level",
+    "reached_level",
+    "scan",
+    "scan_from_evidence",
+    "write_demo_project",
+]
