@@ -17,7 +17,7 @@ import pytest
 
 from mlops_kit.cli import main
 from mlops_kit.lessons import doctor
-from mlops_kit.lessons.doctor import FAIL, OK, WARN, Check
+from mlops_kit.lessons.doctor import FAIL, OK, WARN, Check, packages, run
 
 PERMISSION_ERROR = (
     "permission denied while trying to connect to the Docker daemon socket at "
@@ -200,8 +200,8 @@ def test_parse_pip_dependency_skips_local_and_urls(entry):
 def test_line_parser_agrees_with_yaml():
     root = Path(__file__).resolve().parents[2]
     for text in (ENV_YML, (root / "environment.yml").read_text()):
-        by_lines = doctor._dependency_entries_by_lines(text)
-        by_yaml = doctor._dependency_entries(text)
+        by_lines = packages._dependency_entries_by_lines(text)
+        by_yaml = packages._dependency_entries(text)
         strip = lambda entries: [e.split("#")[0].strip() for e in entries]  # noqa: E731
         assert [strip(x) for x in by_lines] == [strip(x) for x in by_yaml]
         assert by_lines[1]  # the pip list was found
@@ -518,7 +518,7 @@ def test_a_crashing_check_becomes_a_warn(monkeypatch):
     def boom(**kwargs):
         raise RuntimeError("meminfo unreadable")
 
-    monkeypatch.setattr(doctor, "check_memory", boom)
+    monkeypatch.setattr(run, "check_memory", boom)
     (check,) = doctor.run_checks(only=["memory"])
     assert check.status == WARN
     assert "RuntimeError: meminfo unreadable" in check.detail

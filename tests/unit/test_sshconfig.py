@@ -247,3 +247,28 @@ def test_cli_bad_ip_prints_one_paragraph(tmp_path, key, capsys):
     assert code == 2
     assert "neither an IP address" in err and "Fix:" in err
     assert "Traceback" not in err
+
+
+def test_config_options_reads_keywords_in_order():
+    text = '# c\nHost vm\n  HostName=1.2.3.4\n  IdentityFile "/k with space.pem"\n\nHost *\n'
+    assert sshconfig.config_options(text) == [
+        ("host", "vm"),
+        ("hostname", "1.2.3.4"),
+        ("identityfile", "/k with space.pem"),
+        ("host", "*"),
+    ]
+
+
+def test_configure_host_reports_block_backup_and_warning(tmp_path, key):
+    key.chmod(0o644)
+    config = tmp_path / "config"
+    first = sshconfig.configure_host(config, "vm", "1.2.3.4", key)
+    assert (first.changed, first.backup) == (True, None)
+    assert any("chmod 400" in w for w in first.warnings)
+    key.chmod(0o400)
+    again = sshconfig.configure_host(config, "vm", "1.2.3.4", key)
+    assert (again.changed, again.backup, again.warnings) == (False, None, [])
+    moved = sshconfig.configure_host(config, "vm", "1.2.3.5", key)
+    assert moved.changed and moved.backup.is_file()
+    assert moved.to_dict()["block"] == sshconfig.host_block(config, "vm")
+    assert moved.to_dict()["connect"]["ssh"] == "ssh vm"

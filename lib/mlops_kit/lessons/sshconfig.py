@@ -22,8 +22,10 @@ import ipaddress
 import os
 import re
 import shutil
+import stat
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -82,10 +84,14 @@ def validate_alias(host: str) -> str:
 
 
 def key_exposed(path: str | Path) -> bool:
-    """True when a private key is readable or writable by group or others (not on Windows)."""
-    from .doctor import key_exposed as exposed
+    """True when a private key file is readable or writable by group or others.
 
-    return exposed(path)
+    ssh refuses such keys ("UNPROTECTED PRIVATE KEY FILE"). Always False on Windows,
+    where modes do not mean this.
+    """
+    if os.name == "nt":
+        return False
+    return bool(Path(path).stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
 
 
 def render_block(
@@ -142,6 +148,25 @@ def _keyword(line: str) -> tuple[str, str] | None:
     if not match:
         return None
     return match.group("key").lower(), match.group("value")
+
+
+def config_options(text: str) -> list[tuple[str, str]]:
+    """Return the (keyword, value) pairs of an SSH config's text, in order.
+
+    Keywords are lower-cased (ssh ignores their case), values keep theirs with one pair of
+    surrounding double quotes removed; comments and blank lines are skipped. ``Host`` and
+    ``Match`` lines come out as pairs too, so a reader sees which block each option is in.
+    """
+    pairs = []
+    for line in text.splitlines():
+        parsed = _keyword(line)
+        if parsed is None:
+            continue
+        key, value = parsed
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        pairs.append((key, value))
+    return pairs
 
 
 def _find_block(lines: list[str], host: str) -> tuple[int, int] | None:
@@ -246,10 +271,6 @@ def _backup_path(path: Path) -> Path:
     return candidate
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    atomic_write(path, data, mode=0o600, fsync=True)
-
-
 def update_host(
     config_path: str | Path,
     host: str,
@@ -330,5 +351,90 @@ def update_host(
         backup = _backup_path(path)
         shutil.copy2(path, backup)
         os.chmod(backup, 0o600)
-    _write_atomic(path, new)
+    atomic_write(path, new, mode=0o600, fsync=True)
     return backup
+
+
+def connect_steps(host: str) -> dict[str, str]:
+    """Return how to use a host's block: from a shell, from VS Code, and Jupyter's port 8888."""
+    return {
+        "ssh": f"ssh {host}",
+        "vscode": f"VS Code: Remote-SSH: Connect to Host... -> {host}",
+        "jupyter": f"ssh -L 8888:localhost:8888 {host}   then open http://localhost:8888",
+    }
+
+
+@dataclass(frozen=True)
+class HostUpdate:
+    """What :func:`configure_host` did: the block as written, the backup, and what to do next.
+
+    Attributes:
+        config: the SSH config that was edited.
+        host: the alias.
+        block: the host's block as it now stands in the file.
+        backup: the copy of the previous file, or None (no file before, or nothing changed).
+        changed: True when the file was created or rewritten.
+        warnings: what the person must still fix (a key others can read).
+        connect: how to connect (see :func:`connect_steps`).
+    """
+
+    config: Path
+    host: str
+    block: str
+    backup: Path | None
+    changed: bool
+    warnings: list[str] = field(default_factory=list)
+    connect: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Return the update as plain JSON-able values (paths as strings)."""
+        return {
+            "config": str(self.config),
+            "host": self.host,
+            "block": self.block,
+            "backup": str(self.backup) if self.backup else None,
+            "changed": self.changed,
+            "warnings": list(self.warnings),
+            "connect": dict(self.connect),
+        }
+
+
+def configure_host(
+    config_path: str | Path,
+    host: str,
+    hostname: str,
+    identity_file: str | Path,
+    *,
+    user: str = "ubuntu",
+    extra: Mapping[str, str] | None = None,
+) -> HostUpdate:
+    """Write or update ``host``'s block (see :func:`update_host`) and report what happened.
+
+    What ``mlops-kit ssh-config`` shows: the block as written, the backup, a key that ssh
+    would refuse (as a warning to print, not raised) and how to connect.
+
+    Raises:
+        SshConfigError: as :func:`update_host` does.
+    """
+    config = Path(config_path).expanduser()
+    existed = config.is_file()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", KeyPermissionWarning)
+        backup = update_host(config, host, hostname, identity_file, user=user, extra=extra)
+    notes = []
+    for warning in caught:
+        if issubclass(warning.category, KeyPermissionWarning):
+            notes.append(str(warning.message))
+        else:  # not ours to report: pass it on as it came
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return HostUpdate(
+        config=config,
+        host=host,
+        block=host_block(config, host) or "",
+        backup=backup,
+        changed=backup is not None or not existed,
+        warnings=notes,
+        connect=connect_steps(host),
+    )
