@@ -8,6 +8,8 @@ the exact solution must land on the course's numbers.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,3 +103,46 @@ def test_exact_solution_equals_converged_lsqr_on_real_data(months):
     assert rmse(y, model.predict(X)) == pytest.approx(rmse(y, X @ w + b), abs=1e-6)
     assert rmse(y_val, model.predict(V)) == pytest.approx(rmse(y_val, V @ w + b), abs=1e-6)
     assert rmse(y, model.predict(X)) == pytest.approx(9.77526, abs=1e-5)
+
+
+COURSE_VALIDATION = """
+import json
+import pickle
+
+import pandas as pd
+from sklearn.metrics import root_mean_squared_error
+
+
+def read_dataframe(filename):
+    df = pd.read_parquet(filename)
+    df["duration"] = df.lpep_dropoff_datetime - df.lpep_pickup_datetime
+    df.duration = df.duration.apply(lambda td: td.total_seconds() / 60)
+    df = df[(df.duration >= 1) & (df.duration <= 60)]
+    categorical = ["PULocationID", "DOLocationID"]
+    df[categorical] = df[categorical].astype(str)
+    return df
+
+
+df_val = read_dataframe(VAL)
+df_val["PU_DO"] = df_val["PULocationID"] + "_" + df_val["DOLocationID"]
+val_dicts = df_val[["PU_DO", "trip_distance"]].to_dict(orient="records")
+with open("lin_reg.bin", "rb") as f_in:
+    dv, model = pickle.load(f_in)
+y_pred = model.predict(dv.transform(val_dicts))
+rmse = root_mean_squared_error(df_val.duration, y_pred)
+print(json.dumps({"rows": len(df_val), "val_rmse": rmse}))
+"""
+
+
+def test_the_saved_model_gives_the_course_s_rmse_without_the_kit(months, tmp_path):
+    """lin_reg.bin, loaded where mlops_kit cannot be imported, scores February as the kit."""
+    from mlops_kit.model.bundle import save_bundle
+
+    from .test_bundle import run_without_kit
+
+    result = train_and_evaluate(*months)
+    save_bundle(tmp_path / "lin_reg.bin", result.vectorizer, result.model)
+    out = json.loads(run_without_kit(f"VAL = {str(months[1])!r}\n" + COURSE_VALIDATION, tmp_path))
+    assert out["rows"] == result.metrics["val_rows"] == 61_921
+    assert out["val_rmse"] == pytest.approx(result.metrics["val_rmse"], abs=1e-9)
+    assert out["val_rmse"] == pytest.approx(7.48083, abs=5e-6)

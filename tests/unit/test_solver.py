@@ -235,3 +235,46 @@ def test_predict_sums_each_row_in_column_order():
     model.coef_, model.intercept_ = w, 2.5
     np.testing.assert_allclose(model.predict(wide), wide @ w + 2.5)
     np.testing.assert_array_equal(model.predict(irregular.tocoo()), model.predict(irregular))
+
+
+# ------------------------------------------------------------------ the input's width
+
+
+@pytest.mark.parametrize("delta", [-1, 1])
+@pytest.mark.parametrize("dense", [False, True])
+def test_a_matrix_of_the_wrong_width_is_refused_in_scikit_learn_s_words(delta, dense):
+    """529 columns gave a silently wrong RMSE and 531 a bare IndexError; now both say why."""
+    from sklearn.linear_model import LinearRegression
+
+    X, y, _, _ = one_hot_problem(numerical=1, seed=6)
+    p = X.shape[1]
+    wrong = sp.hstack([X, sp.csr_matrix((X.shape[0], 1))]).tocsr() if delta > 0 else X[:, :-1]
+    wrong = wrong.toarray() if dense else wrong
+    with pytest.raises(ValueError) as sklearn_says:
+        LinearRegression().fit(X, y).predict(wrong)
+    with pytest.raises(BadParameterError) as kit_says:
+        ExactLinearRegression().fit(X, y).predict(wrong)
+    expected = str(sklearn_says.value).replace("LinearRegression", "ExactLinearRegression")
+    assert str(kit_says.value).startswith(expected)
+    assert f"X has {p + delta} features" in expected and f"expecting {p} features" in expected
+    assert "vectorizer.transform" in kit_says.value.fix
+
+
+def test_a_one_dimensional_input_is_refused():
+    X, y, _, _ = one_hot_problem(numerical=1, seed=6)
+    with pytest.raises(BadParameterError, match="2D array"):
+        ExactLinearRegression().fit(X, y).predict(np.ones(X.shape[1]))
+
+
+def test_the_linear_regression_it_becomes_predicts_the_same():
+    from sklearn.linear_model import LinearRegression
+
+    X, y, _, _ = one_hot_problem(n=500, numerical=2, seed=2)
+    for fit_intercept in (True, False):
+        exact = ExactLinearRegression(fit_intercept=fit_intercept).fit(X, y)
+        course = exact.to_linear_regression()
+        assert type(course) is LinearRegression and course.fit_intercept is fit_intercept
+        assert set(vars(course)) == set(vars(LinearRegression().fit(X, y)))
+        np.testing.assert_allclose(course.predict(X), exact.predict(X), atol=1e-9, rtol=0)
+        with pytest.raises(ValueError, match="expecting"):
+            course.predict(X[:, 1:])

@@ -222,3 +222,45 @@ def test_dot_is_predict_of_the_matrix_to_the_last_bit():
     tv = TripVectorizer(["c"], ["c=y"])
     encoded = tv.fit_encode(PreparedTrips.from_frame(odd, ["c"], ["c=y"]))
     assert tv.dot(encoded, np.ones(3)) is None
+
+
+# ------------------------------------------------------------ what DictVectorizer takes
+
+
+def fitted_pair():
+    """A TripVectorizer and the course's DictVectorizer fitted on the same rides."""
+    train = prepare_trips(trips(300, seed=5), categorical=["PU_DO"], as_category=False)
+    columns = ["PU_DO", "trip_distance"]
+    dv = DictVectorizer().fit(train[columns].to_dict(orient="records"))
+    return TripVectorizer(["PU_DO"], ["trip_distance"]).fit(train), dv, train
+
+
+def test_transform_takes_a_dict_or_dicts_and_gives_dict_vectorizer_s_matrix():
+    tv, dv, train = fitted_pair()
+    seen = str(train["PU_DO"].iloc[0])
+    rides = [
+        {"PU_DO": "43_151", "trip_distance": 1.2},  # the course's module-4 ride
+        {"PU_DO": seen, "trip_distance": 0.0},  # an explicit zero is kept
+        {"PU_DO": seen},  # no distance
+        {"PU_DO": 43, "trip_distance": 2.0},  # a number: DictVectorizer's "PU_DO" feature
+        {"trip_distance": 3.0, "fare": 9.5},  # a key never fitted
+    ]
+    for make in (lambda: rides[0], lambda: rides, lambda: tuple(rides), lambda: iter(rides)):
+        got = tv.transform(make())
+        assert_same_sparse(got, dv.transform(make()))
+        assert got.indices.dtype == np.int32 and got.has_sorted_indices
+    tv_dv = tv.to_dict_vectorizer()
+    assert set(vars(tv_dv)) == set(vars(dv)) and tv_dv.get_params() == dv.get_params()
+    assert tv_dv.feature_names_ == dv.feature_names_ and tv_dv.vocabulary_ == dv.vocabulary_
+
+
+def test_fit_refuses_dicts_and_transform_other_things_with_the_equivalent_call():
+    tv, _, train = fitted_pair()
+    records = train[["PU_DO", "trip_distance"]].to_dict(orient="records")
+    with pytest.raises(BadParameterError, match="not from dicts") as refused:
+        TripVectorizer(["PU_DO"], ["trip_distance"]).fit(records)
+    assert "pd.DataFrame(records)" in refused.value.fix
+    assert "DictVectorizer().fit_transform(records)" in refused.value.fix
+    with pytest.raises(BadParameterError, match="got ndarray") as refused:
+        tv.transform(np.ones((2, 2)))
+    assert "to_dict(orient='records')" in refused.value.fix

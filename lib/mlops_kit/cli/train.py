@@ -20,8 +20,9 @@ Examples:
   mlops-kit train --train data/a.parquet --val data/b.parquet --out models/lin_reg.bin
   mlops-kit train --source synthetic --rows 50000   offline, seeded synthetic months
 
---out writes the course's pickle of (vectorizer, model) and a JSON sidecar next to it
-(datasets and their sha256, parameters, metrics, library versions).
+--out writes the course's pickle of (dv, model), a scikit-learn DictVectorizer and
+LinearRegression (or Lasso/Ridge) that the course's module-4 code loads without mlops-kit,
+and a JSON sidecar next to it (datasets and their sha256, parameters, metrics, versions).
 """
 
 

@@ -1,10 +1,20 @@
-"""The model bundle: the course's pickle of ``(vectorizer, model)`` plus a JSON sidecar.
+"""The model bundle: the course's pickle of ``(dv, model)`` plus a JSON sidecar.
 
 The course saves its model with ``pickle.dump((dv, model), f_out)`` into
-``models/lin_reg.bin``, and module 4's web service loads it back with
-``dv, model = pickle.load(f_in)``. :func:`save_bundle` writes that file and, next to it,
-``lin_reg.bin.json``: which data, parameters, metrics and library versions produced it, and
-the sha256 of the ``.bin``, so :func:`load_bundle` can tell a stale or foreign file.
+``models/lin_reg.bin``, and module 4's web service loads it back and predicts with
+scikit-learn alone::
+
+    with open("lin_reg.bin", "rb") as f_in:
+        dv, model = pickle.load(f_in)
+    X = dv.transform({"PU_DO": "43_151", "trip_distance": 1.2})
+    model.predict(X)
+
+:func:`save_bundle` writes that file with scikit-learn objects in it: the kit's
+``TripVectorizer`` becomes the ``DictVectorizer`` it equals, its ``ExactLinearRegression`` a
+``LinearRegression`` carrying the exact coefficients (:func:`course_objects`), so the
+course's code runs unchanged where mlops-kit is not installed. Next to it,
+``lin_reg.bin.json`` says which data, parameters, metrics and library versions produced it,
+and the sha256 of the ``.bin``, so :func:`load_bundle` can tell a stale or foreign file.
 """
 
 from __future__ import annotations
@@ -23,10 +33,13 @@ import numpy as np
 from ..errors import ModelBundleError
 from ..fileio import atomic_write, file_sha256
 from ..records import to_jsonable
+from .solver import ExactLinearRegression
+from .vectorizer import TripVectorizer
 
 #: what the sidecar's ``format`` field says
 BUNDLE_FORMAT = "mlops-kit model bundle"
-BUNDLE_VERSION = 1
+#: 2: the ``.bin`` holds scikit-learn objects only (1 held the kit's own classes)
+BUNDLE_VERSION = 2
 
 
 class Bundle(NamedTuple):
@@ -61,6 +74,23 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def course_objects(vectorizer, model) -> tuple[Any, Any]:
+    """Return ``(dv, model)`` as the course holds them: scikit-learn objects only.
+
+    A :class:`~mlops_kit.model.vectorizer.TripVectorizer` becomes the ``DictVectorizer`` it
+    equals (:meth:`~mlops_kit.model.vectorizer.TripVectorizer.to_dict_vectorizer`), an
+    :class:`~mlops_kit.model.solver.ExactLinearRegression` a ``LinearRegression`` with its
+    coefficients (:meth:`~mlops_kit.model.solver.ExactLinearRegression.to_linear_regression`).
+    Anything else (scikit-learn's own ``DictVectorizer``, ``Lasso``, ``Ridge``) is returned
+    as it is.
+    """
+    if isinstance(vectorizer, TripVectorizer):
+        vectorizer = vectorizer.to_dict_vectorizer()
+    if isinstance(model, ExactLinearRegression):
+        model = model.to_linear_regression()
+    return vectorizer, model
+
+
 def save_bundle(
     path: str | os.PathLike,
     vectorizer,
@@ -69,22 +99,26 @@ def save_bundle(
 ) -> dict[str, Any]:
     """Save ``(vectorizer, model)`` as the course does, plus a JSON sidecar; return the sidecar.
 
-    The ``.bin`` is exactly the course's ``pickle.dump((dv, model), f_out)``, so the
-    course's loading code works on it. The sidecar (``<path>.json``) says what the pickle
-    holds and where it came from: the datasets and their sha256, the parameters, the
-    metrics, the library versions, and the sha256 of the ``.bin`` itself, so
-    :func:`load_bundle` can tell a stale or foreign file. Both files are written atomically
-    (temporary file, then rename): an interrupted save never leaves half a model.
+    The ``.bin`` is the course's ``pickle.dump((dv, model), f_out)`` of scikit-learn
+    objects (:func:`course_objects`): the course's module-4 code loads it and predicts the
+    kit model's numbers with scikit-learn alone. The sidecar (``<path>.json``) says what
+    the pickle holds and where it came from: the classes saved and the kit classes they were
+    made from, the datasets and their sha256, the parameters, the metrics, the library
+    versions, and the sha256 of the ``.bin`` itself, so :func:`load_bundle` can tell a stale
+    or foreign file. Both files are written atomically (temporary file, then rename): an
+    interrupted save never leaves half a model.
     """
     path = Path(path)
-    blob = pickle.dumps((vectorizer, model), protocol=pickle.HIGHEST_PROTOCOL)
-    names = getattr(vectorizer, "feature_names_", None)
+    dv, course_model = course_objects(vectorizer, model)
+    blob = pickle.dumps((dv, course_model), protocol=pickle.HIGHEST_PROTOCOL)
+    names = getattr(dv, "feature_names_", None)
     sidecar = {
         "format": BUNDLE_FORMAT,
         "version": BUNDLE_VERSION,
         "bin": {"file": path.name, "sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob)},
-        "vectorizer": type(vectorizer).__name__,
-        "model": type(model).__name__,
+        "vectorizer": type(dv).__name__,
+        "model": type(course_model).__name__,
+        "fitted_as": {"vectorizer": type(vectorizer).__name__, "model": type(model).__name__},
         "n_features": len(names) if names is not None else None,
         "libraries": library_versions(),
     }
@@ -104,6 +138,11 @@ def load_bundle(path: str | os.PathLike, *, check: bool = True) -> Bundle:
         path: the ``.bin`` file.
         check: verify the sidecar (sha256 of the ``.bin``, format, scikit-learn version).
             ``check=False`` loads a bare course pickle without a sidecar.
+
+    Returns:
+        ``Bundle(vectorizer, model, metadata)``: the pickled pair as it is (for a bundle
+        :func:`save_bundle` wrote, scikit-learn's ``DictVectorizer`` and estimator, which
+        :func:`~mlops_kit.model.training.predict` serves on raw trips) and the sidecar.
 
     Raises:
         ModelBundleError: the file is missing or unreadable, the sidecar is missing or does

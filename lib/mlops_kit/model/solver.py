@@ -468,10 +468,10 @@ class ExactLinearRegression(RegressorMixin, BaseEstimator):
         """
         import scipy.sparse as sp
 
-        if not hasattr(self, "coef_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("This ExactLinearRegression is not fitted yet: call fit().")
+        self._check_fitted()
+        if not sp.issparse(X):
+            X = np.asarray(X, dtype=np.float64)
+        self._check_width(X)
         if sp.issparse(X):
             X = sp.csr_matrix(X)
             if not X.has_sorted_indices:
@@ -480,6 +480,54 @@ class ExactLinearRegression(RegressorMixin, BaseEstimator):
             if sums is not None:
                 return sums + self.intercept_
         return np.asarray(X @ self.coef_).ravel() + self.intercept_
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "coef_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("This ExactLinearRegression is not fitted yet: call fit().")
+
+    def _check_width(self, X) -> None:
+        """Refuse a matrix whose columns are not the ones fitted, in scikit-learn's words.
+
+        A matrix one column short gives numbers that look fine and are wrong (every column
+        after the gap meets the next one's coefficient); one column too many would fail
+        deep in the arithmetic. scikit-learn's estimators refuse both with this message,
+        so the kit's does too.
+        """
+        if X.ndim != 2:
+            raise BadParameterError(
+                f"Expected a 2D array (rows x features), got a {X.ndim}D array.",
+                "Pass the vectoriser's matrix; for one ride, vectorizer.transform(ride_dict) "
+                "or array.reshape(1, -1).",
+            )
+        expected = getattr(self, "n_features_in_", None)
+        if expected is not None and X.shape[1] != expected:
+            raise BadParameterError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{expected} features as input.",
+                "Transform the data with the vectoriser fitted together with this model "
+                "(X_val = vectorizer.transform(val)); a vectoriser fitted again on another "
+                "month has other columns.",
+            )
+
+    def to_linear_regression(self):
+        """Return a scikit-learn ``LinearRegression`` carrying these exact coefficients.
+
+        It is the object the course's code expects (``model.predict(X)`` with scikit-learn
+        alone, no mlops-kit installed) and predicts what this model predicts: it gets the
+        attributes a ``LinearRegression`` fitted on the vectoriser's sparse matrix has
+        (``coef_``, ``intercept_``, ``n_features_in_``; no ``feature_names_in_``, which
+        only a DataFrame gives). :func:`~mlops_kit.model.bundle.save_bundle` pickles it.
+        """
+        from sklearn.linear_model import LinearRegression
+
+        self._check_fitted()
+        model = LinearRegression(fit_intercept=self.fit_intercept)
+        model.coef_ = np.array(self.coef_, dtype=np.float64)
+        model.intercept_ = np.float64(self.intercept_) if self.fit_intercept else 0.0
+        model.n_features_in_ = int(getattr(self, "n_features_in_", model.coef_.size))
+        return model
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

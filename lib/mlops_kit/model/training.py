@@ -32,6 +32,7 @@ from .features import (
     find_location_columns,
     prepare_features,
     prepare_trips,
+    require_columns,
 )
 from .solver import ExactLinearRegression
 from .streaming import PreparedTrips, prepare_batches
@@ -477,7 +478,32 @@ def predict(vectorizer, model, trips) -> np.ndarray:
     ``trips`` holds the raw columns (location IDs, distance...): the categorical columns
     are turned into strings and ``PU_DO`` is built when the vectoriser uses it. Nothing is
     filtered: a ride to predict has no duration yet.
+
+    ``vectorizer`` is the kit's ``TripVectorizer``, or a fitted ``DictVectorizer`` (what
+    ``load_bundle`` returns, or the course's own): then the rides go the course's way,
+    ``to_dict(orient="records")`` of the columns its feature names name, then
+    ``dv.transform``.
     """
-    categorical = getattr(vectorizer, "categorical", ())
-    frame = prepare_features(trips, categorical=categorical)
-    return np.asarray(model.predict(vectorizer.transform(frame)), dtype=np.float64)
+    if isinstance(vectorizer, TripVectorizer):
+        frame = prepare_features(trips, categorical=vectorizer.categorical)
+        return np.asarray(model.predict(vectorizer.transform(frame)), dtype=np.float64)
+    categorical, numerical = _dict_vectorizer_columns(vectorizer, trips.columns)
+    require_columns(trips, numerical, "the model's vectoriser uses")
+    frame = prepare_features(trips, categorical=categorical, as_category=False)
+    records = frame[categorical + numerical].to_dict(orient="records")
+    return np.asarray(model.predict(vectorizer.transform(records)), dtype=np.float64)
+
+
+def _dict_vectorizer_columns(dv, columns) -> tuple[list[str], list[str]]:
+    """The (categorical, numerical) columns a fitted ``DictVectorizer`` was fitted on.
+
+    A feature without the separator (``trip_distance``), or named like a column of the
+    trips, is a number; the others are ``column=value`` one-hot features, whose column is
+    the part before the separator.
+    """
+    separator = getattr(dv, "separator", "=")
+    columns = set(columns)
+    numerical = [n for n in dv.feature_names_ if separator not in n or n in columns]
+    numbers = set(numerical)
+    categorical = [n.split(separator, 1)[0] for n in dv.feature_names_ if n not in numbers]
+    return list(dict.fromkeys(categorical)), numerical

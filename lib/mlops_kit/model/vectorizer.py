@@ -22,7 +22,7 @@ they give the same matrix.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -155,10 +155,20 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _check_frame(X, columns: list[str]) -> pd.DataFrame:
+        if _records(X) is not None:
+            raise BadParameterError(
+                "TripVectorizer learns its columns from a pandas DataFrame of trips, not from "
+                "dicts (transform accepts dicts, as DictVectorizer does).",
+                "Fit on the prepared trips (vectorizer.fit(train_df), or "
+                "vectorizer.fit(pd.DataFrame(records))), or fit the course's "
+                "DictVectorizer().fit_transform(records) on the dicts.",
+            )
         if not isinstance(X, pd.DataFrame):
             raise BadParameterError(
-                f"TripVectorizer takes a pandas DataFrame of trips, got {type(X).__name__}.",
-                "Pass the prepared trips, e.g. vectorizer.fit_transform(train_df).",
+                f"TripVectorizer takes a pandas DataFrame of trips (or, to transform, a dict "
+                f"or a list of dicts as DictVectorizer does), got {type(X).__name__}.",
+                "Pass the prepared trips, e.g. vectorizer.fit_transform(train_df), or "
+                "records: vectorizer.transform(val_df[columns].to_dict(orient='records')).",
             )
         require_columns(X, columns, "the vectoriser was asked to use")
         return X
@@ -252,10 +262,51 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
 
             raise NotFittedError("This TripVectorizer is not fitted yet: call fit() first.")
 
-    def transform(self, X: pd.DataFrame):
-        """Return the sparse CSR matrix of ``X`` (rows in order, unseen categories as zeros)."""
+    def transform(self, X):
+        """Return the sparse CSR matrix of ``X`` (rows in order, unseen categories as zeros).
+
+        ``X`` is a DataFrame of prepared trips, or what ``DictVectorizer.transform`` takes:
+        a dict (one ride) or a list of dicts, which give exactly DictVectorizer's matrix
+        (a string value ``v`` of key ``c`` is the feature ``c=v``, a number is the feature
+        ``c``; keys and values the fit never saw are left out). So the course's
+        ``dv.transform({"PU_DO": "43_151", "trip_distance": 1.2})`` works here too.
+        """
         self._check_fitted()
+        records = _records(X)
+        if records is not None:
+            return self._transform_records(records)
         return self._transform(X, None)
+
+    def _transform_records(self, records: list[Mapping]):
+        """DictVectorizer's matrix of the records, with the kit's index dtype and order."""
+        import scipy.sparse as sp
+
+        matrix = sp.csr_matrix(self.to_dict_vectorizer().transform(records))
+        itype = _index_dtype(matrix.shape[0], 1, max(matrix.nnz, matrix.shape[1]))
+        matrix = sp.csr_matrix(
+            (matrix.data, matrix.indices.astype(itype), matrix.indptr.astype(itype)),
+            shape=matrix.shape,
+        )
+        matrix.sort_indices()
+        return _sparse_interface(matrix)
+
+    def to_dict_vectorizer(self):
+        """Return the fitted scikit-learn ``DictVectorizer`` this vectoriser equals.
+
+        Its ``feature_names_`` and ``vocabulary_`` are this vectoriser's (float64 values,
+        ``=`` between a column and its category, sparse, sorted names), so
+        ``dv.transform(df[columns].to_dict(orient="records"))`` gives the matrix
+        ``transform(df)`` gives, when the categorical columns hold strings as the course
+        makes them. It needs only scikit-learn to load and run: this is what
+        :func:`~mlops_kit.model.bundle.save_bundle` pickles for the course's module-4 code.
+        """
+        from sklearn.feature_extraction import DictVectorizer
+
+        self._check_fitted()
+        dv = DictVectorizer(dtype=np.float64, separator="=", sparse=True, sort=True)
+        dv.feature_names_ = list(self.feature_names_)
+        dv.vocabulary_ = self.vocabulary_
+        return dv
 
     def fit_transform(self, X: pd.DataFrame, y=None, **fit_params):
         """Fit and transform in one pass over the columns."""
@@ -445,6 +496,20 @@ class TripVectorizer(TransformerMixin, BaseEstimator):
         tags.input_tags.dict = False
         tags.input_tags.string = True
         return tags
+
+
+def _records(X) -> list[Mapping] | None:
+    """``X`` as a list of dicts when it is what DictVectorizer takes (a dict, dicts), else None.
+
+    An iterator is read into a list first (DictVectorizer takes any iterable of dicts).
+    """
+    if isinstance(X, Mapping):
+        return [X]
+    if isinstance(X, Iterator):
+        X = list(X)
+    if isinstance(X, (list, tuple)) and X and all(isinstance(row, Mapping) for row in X):
+        return list(X)
+    return None
 
 
 def _in_order(slots) -> bool:
