@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import textwrap
 import threading
@@ -205,6 +206,146 @@ def test_line_parser_agrees_with_yaml():
         strip = lambda entries: [e.split("#")[0].strip() for e in entries]  # noqa: E731
         assert [strip(x) for x in by_lines] == [strip(x) for x in by_yaml]
         assert by_lines[1]  # the pip list was found
+
+
+# --------------------------------------------------------------------------- imports
+
+
+def _fake_package(folder: Path, name: str, body: str) -> Path:
+    """A package ``name`` in ``folder`` whose import runs ``body`` (it shadows the real one)."""
+    package = folder / name
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(textwrap.dedent(body))
+    return folder
+
+
+def test_imports_of_this_environment_are_ok():
+    check = doctor.check_imports()
+    assert check.status == OK, check.detail
+    assert list(check.data["versions"]) == [dist for dist, _ in doctor.STACK]
+
+
+def test_imports_numpy_binary_mismatch_fails_with_its_fix(tmp_path):
+    # what pyarrow built against numpy 1.x says next to numpy 2
+    fake = _fake_package(
+        tmp_path,
+        "pyarrow",
+        """\
+        import sys
+        sys.stderr.write("A module that was compiled using NumPy 1.x cannot be run in\\n"
+                         "NumPy 2.4.6 as it may crash.\\n")
+        raise ImportError("numpy.core.multiarray failed to import")
+        """,
+    )
+    check = doctor.check_imports(paths=[str(fake)])
+    assert check.status == FAIL
+    assert check.data["failed"] == ["pyarrow"]
+    assert "numpy" in check.data["versions"] and "pandas" in check.data["versions"]
+    assert "pyarrow failed to import" in check.detail and "binary mismatch" in check.detail
+    assert "--force-reinstall numpy scipy pandas pyarrow" in check.fix
+    assert "numpy<2" in check.fix
+
+
+def test_imports_dtype_size_changed_is_a_mismatch(tmp_path):
+    fake = _fake_package(
+        tmp_path,
+        "pandas",
+        """\
+        raise ValueError("numpy.dtype size changed, may indicate binary incompatibility. "
+                         "Expected 96 from C header, got 88 from PyObject")
+        """,
+    )
+    check = doctor.check_imports(stack=doctor.STACK[:3], paths=[str(fake)])
+    assert check.status == FAIL
+    assert check.data["failed"] == ["pandas"]
+    assert "ValueError: numpy.dtype size changed" in check.detail
+    assert "--force-reinstall" in check.fix
+
+
+def test_imports_crash_names_the_library(tmp_path):
+    fake = _fake_package(tmp_path, "scipy", "import os\nos.abort()\n")
+    check = doctor.check_imports(stack=doctor.STACK[:3], paths=[str(fake)])
+    assert check.status == FAIL
+    assert check.data["crashed"] == "scipy"
+    assert "died while importing scipy" in check.detail and "SIGABRT" in check.detail
+    assert check.data["versions"] == {"numpy": check.data["versions"]["numpy"]}
+
+
+def test_imports_missing_library_gets_pip_install(tmp_path):
+    check = doctor.check_imports(stack=[("nosuchlib-xyz", "nosuchlib_xyz")])
+    assert check.status == FAIL
+    assert check.fix.startswith("pip install nosuchlib-xyz ")
+    assert "ModuleNotFoundError" in check.detail
+
+
+def test_imports_other_error_gets_reinstall(tmp_path):
+    fake = _fake_package(tmp_path, "matplotlib", "raise RuntimeError('broken font cache')\n")
+    check = doctor.check_imports(stack=doctor.STACK[-1:], paths=[str(fake)])
+    assert check.status == FAIL
+    assert "RuntimeError: broken font cache" in check.detail
+    assert "pip install --force-reinstall matplotlib" in check.fix
+
+
+def test_imports_that_hang_are_a_warn():
+    def slow(args, timeout):
+        raise subprocess.TimeoutExpired(args, timeout)
+
+    check = doctor.check_imports(runner=slow, timeout=1)
+    assert check.status == WARN
+    assert "within 1 s" in check.detail
+
+
+# --------------------------------------------------------------------------- data folder
+
+
+def test_data_folder_unset_is_ok(monkeypatch):
+    monkeypatch.delenv("MLOPS_KIT_DATA_DIR", raising=False)
+    check = doctor.check_data()
+    assert (check.status, check.data["folder"]) == (OK, None)
+    assert "not set" in check.detail
+
+
+def test_data_folder_with_a_typo_fails_naming_it(tmp_path, monkeypatch):
+    typo = tmp_path / "shared" / "dat"
+    monkeypatch.setenv("MLOPS_KIT_DATA_DIR", str(typo))
+    check = doctor.check_data()
+    assert check.status == FAIL
+    assert f"MLOPS_KIT_DATA_DIR={typo} does not exist" in check.detail
+    assert "export MLOPS_KIT_DATA_DIR=" in check.fix and "unset MLOPS_KIT_DATA_DIR" in check.fix
+
+
+def test_data_folder_that_is_a_file_fails(tmp_path):
+    file = tmp_path / "green_tripdata_2021-01.parquet"
+    file.write_bytes(b"PAR1")
+    check = doctor.check_data(folder=file)
+    assert check.status == FAIL
+    assert "is a file, not a folder" in check.detail
+    assert f"export MLOPS_KIT_DATA_DIR={tmp_path}" in check.fix
+
+
+def test_data_folder_lists_its_months(tmp_path, monkeypatch):
+    for name in (
+        "green_tripdata_2021-02.parquet",
+        "green_tripdata_2021-01.parquet",
+        "yellow_tripdata_2023-01.parquet",
+        "green_tripdata_2021-01 (1).parquet",  # a browser's second download
+        "taxi_zone_lookup.csv",
+    ):
+        (tmp_path / name).write_bytes(b"PAR1")
+    (tmp_path / "green_tripdata_2021-03.parquet").write_bytes(b"")  # never downloaded
+    monkeypatch.setenv("MLOPS_KIT_DATA_DIR", str(tmp_path))
+    check = doctor.check_data()
+    assert check.status == OK
+    assert check.data["months"] == {"green": ["2021-01", "2021-02"], "yellow": ["2023-01"]}
+    assert f"3 TLC months in {tmp_path}: green 2021-01, 2021-02; yellow 2023-01" in check.detail
+    assert "not read: green_tripdata_2021-01 (1).parquet" in check.detail
+
+
+def test_data_folder_without_tlc_files_is_a_warn(tmp_path):
+    (tmp_path / "trips.parquet").write_bytes(b"PAR1")
+    check = doctor.check_data(folder=tmp_path)
+    assert check.status == WARN
+    assert "no TLC month file" in check.detail and "trips.parquet" in check.detail
 
 
 # --------------------------------------------------------------------------- kernel
@@ -587,6 +728,16 @@ def test_cli_unknown_check_is_refused(capsys):
         main(["doctor", "--check", "nope"])
     assert info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_cli_typo_in_an_option_prints_doctors_own_usage(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["doctor", "--chek", "docker"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert err.startswith("usage: mlops-kit doctor ") and "--check NAME" in err
+    assert "mlops-kit doctor: error: unrecognized arguments: --chek" in err
+    assert "COMMAND" not in err  # not the top-level usage
 
 
 def test_cli_table_on_this_machine(capsys, tmp_path):

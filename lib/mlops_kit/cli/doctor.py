@@ -15,6 +15,7 @@ examples:
   mlops-kit doctor --no-network            skip reaching the TLC download host
   mlops-kit doctor --json                  one JSON object: checks, ok, counts
   mlops-kit doctor --check docker --check compose
+  mlops-kit doctor --check imports --check data   the libraries import; your data folder
   mlops-kit doctor --ssh-config ~/.ssh/config   the cloud-VM route's SSH setup
 """
 
@@ -25,7 +26,7 @@ def register(subparsers) -> None:
 
     parser = subparsers.add_parser(
         "doctor",
-        help="check Python, packages, the Jupyter kernel, Docker, disk, SSH and network",
+        help="check Python, packages, the Jupyter kernel, Docker, disk, SSH, network and data",
         description="Check this machine against what module 1 of the MLOps Zoomcamp needs.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

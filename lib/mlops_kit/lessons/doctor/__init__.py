@@ -12,10 +12,12 @@ Where things live (each module imports only :mod:`.verdict` and the core, and
 - :mod:`.verdict`: the :class:`Check` type, its statuses, and the table, ``--json`` and
   notebook views of a list of checks;
 - :mod:`.packages`: Python itself and the packages of ``environment.yml``;
+- :mod:`.stack`: the scientific stack imported in a child Python (binary mismatches);
 - :mod:`.kernel`: the ``python3`` Jupyter kernel the notebooks run on;
 - :mod:`.docker`: Docker's CLI and daemon, and Docker Compose;
 - :mod:`.resources`: disk, memory and CPUs;
 - :mod:`.remote`: Codespaces, the cloud VM's SSH config, the TLC download host;
+- :mod:`.data`: the folder ``MLOPS_KIT_DATA_DIR`` names and the TLC months in it;
 - :mod:`.run`: the list of checks, the routes, and :func:`run_checks`.
 
 Every check is a small function whose inputs (environment variables, the command runner,
@@ -31,6 +33,7 @@ Example:
 """
 
 from ..sshconfig import key_exposed
+from .data import check_data, data_months
 from .docker import check_compose, check_docker
 from .kernel import check_kernel
 from .packages import (
@@ -63,6 +66,7 @@ from .run import (
     run_checks,
     safe_check,
 )
+from .stack import STACK, check_imports
 from .verdict import (
     FAIL,
     OK,
@@ -87,6 +91,7 @@ __all__ = [
     "MIN_PYTHON",
     "OK",
     "ROUTES",
+    "STACK",
     "STATUSES",
     "STATUS_COLOURS",
     "TLC_HOST",
@@ -99,8 +104,10 @@ __all__ = [
     "check_codespaces",
     "check_compose",
     "check_cpus",
+    "check_data",
     "check_disk",
     "check_docker",
+    "check_imports",
     "check_kernel",
     "check_memory",
     "check_network",
@@ -108,6 +115,7 @@ __all__ = [
     "check_python",
     "check_ssh",
     "counts",
+    "data_months",
     "format_table",
     "installed_requirements",
     "key_exposed",

@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ...errors import KitError
+from .data import check_data
 from .docker import check_compose, check_docker
 from .kernel import check_kernel
 from .packages import check_packages, check_python
 from .remote import check_codespaces, check_network, check_ssh
 from .resources import MIN_CPUS, MIN_DISK_GB, MIN_MEMORY_GB, check_cpus, check_disk, check_memory
+from .stack import check_imports
 from .verdict import FAIL, OK, WARN, Check, Runner, counts, run_command
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ class UnknownCheckError(KitError):
 CHECKS = {
     "python": "Python 3.10 or newer",
     "packages": "every package of environment.yml at a compatible version",
+    "imports": "numpy, scipy, pandas, pyarrow, sklearn, matplotlib import",
     "kernel": "the python3 Jupyter kernel the notebooks use",
     "docker": "Docker CLI, daemon reachable, no permission error",
     "compose": "Docker Compose v2 (docker compose) or v1 (docker-compose)",
@@ -40,13 +43,17 @@ CHECKS = {
     "codespaces": "GitHub Codespaces and its port 8888",
     "ssh": "~/.ssh/config Host entries and private keys (cloud-VM route)",
     "network": "the TLC download host",
+    "data": "the MLOPS_KIT_DATA_DIR folder and its TLC months",
 }
+
+#: what every route needs of the machine's software, in report order
+ENVIRONMENT_CHECKS = ("python", "packages", "imports", "kernel", "docker", "compose")
 
 #: the three setup routes of the module and the checks that prove each worked
 ROUTES = {
-    "codespaces": ("codespaces", "python", "packages", "kernel", "docker", "compose"),
-    "cloud-vm": ("ssh", "python", "packages", "kernel", "docker", "compose", "disk", "memory"),
-    "local": ("python", "packages", "kernel", "docker", "compose", "disk", "memory", "cpus"),
+    "codespaces": ("codespaces", *ENVIRONMENT_CHECKS),
+    "cloud-vm": ("ssh", *ENVIRONMENT_CHECKS, "disk", "memory"),
+    "local": (*ENVIRONMENT_CHECKS, "disk", "memory", "cpus"),
 }
 
 
@@ -87,6 +94,7 @@ def run_checks(
     calls: dict[str, Callable[[], Check]] = {
         "python": lambda: check_python(),
         "packages": lambda: check_packages(environment_file=environment_file),
+        "imports": lambda: check_imports(runner=runner),
         "kernel": lambda: check_kernel(runner=runner),
         "docker": lambda: check_docker(runner=runner, timeout=timeout),
         "compose": lambda: check_compose(runner=runner, timeout=timeout),
@@ -96,6 +104,7 @@ def run_checks(
         "codespaces": lambda: check_codespaces(env=env),
         "ssh": lambda: check_ssh(ssh_config=ssh_config, env=env),
         "network": lambda: check_network(network=network, timeout=timeout, env=env),
+        "data": lambda: check_data(),
     }
     return [safe_check(name, calls[name]) for name in CHECKS if name in names]
 
