@@ -39,6 +39,15 @@ def _mode(path):
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def _defaults(host, indent="    ", newline="\n"):
+    """The lines every new block ends with (keep-alive and host-key checking)."""
+    return (
+        f"{indent}ServerAliveInterval 60{newline}"
+        f"{indent}StrictHostKeyChecking accept-new{newline}"
+        f"{indent}HostKeyAlias {host}{newline}"
+    )
+
+
 @pytest.fixture
 def key(tmp_path):
     path = tmp_path / "razer.pem"
@@ -53,6 +62,7 @@ def test_new_file_and_ssh_folder(tmp_path, key):
     assert backup is None
     assert config.read_text() == (
         f"Host mlops-zoomcamp\n    HostName 3.120.55.10\n    User ubuntu\n    IdentityFile {key}\n"
+        + _defaults("mlops-zoomcamp")
     )
     assert _mode(config) == 0o600
     assert _mode(config.parent) == 0o700
@@ -64,7 +74,7 @@ def test_update_changes_only_that_block(tmp_path, key):
     backup = update_host(config, "mlops-zoomcamp", "18.194.7.21", key)
     expected = EXISTING.replace("HostName 3.120.55.10", "HostName 18.194.7.21").replace(
         "  IdentityFile ~/.ssh/old.pem\n  IdentityFile ~/.ssh/older.pem\n",
-        f"  IdentityFile {key}\n",
+        f"  IdentityFile {key}\n" + _defaults("mlops-zoomcamp", indent="  "),
     )
     assert config.read_text() == expected
     # every byte outside the block is unchanged
@@ -102,6 +112,7 @@ def test_new_host_goes_before_host_star(tmp_path, key):
     update_host(config, "second-vm", "10.0.0.7", key, user="admin")
     text = config.read_text()
     block = f"Host second-vm\n    HostName 10.0.0.7\n    User admin\n    IdentityFile {key}\n"
+    block += _defaults("second-vm")
     assert block in text
     assert text.index(block) < text.index("# defaults for every host")
     assert text.replace(block + "\n", "") == EXISTING
@@ -272,3 +283,74 @@ def test_configure_host_reports_block_backup_and_warning(tmp_path, key):
     assert moved.changed and moved.backup.is_file()
     assert moved.to_dict()["block"] == sshconfig.host_block(config, "vm")
     assert moved.to_dict()["connect"]["ssh"] == "ssh vm"
+
+
+def test_a_block_keeps_its_own_keepalive_and_host_key_options(tmp_path, key):
+    config = tmp_path / "config"
+    config.write_text(
+        "Host vm\n  HostName 1.2.3.4\n  ServerAliveInterval 15\n  StrictHostKeyChecking yes\n"
+    )
+    update_host(config, "vm", "1.2.3.5", key)
+    text = config.read_text()
+    assert "ServerAliveInterval 15\n" in text and "ServerAliveInterval 60" not in text
+    assert "StrictHostKeyChecking yes\n" in text and "accept-new" not in text
+    assert text.endswith("  HostKeyAlias vm\n")  # the one default the block lacked
+
+
+def test_extra_options_win_over_the_defaults(tmp_path, key):
+    config = tmp_path / "config"
+    update_host(config, "vm", "1.2.3.4", key, extra={"serveraliveinterval": "30"})
+    options = dict(sshconfig.config_options(config.read_text()))
+    assert options["serveraliveinterval"] == "30"
+    assert options["stricthostkeychecking"] == "accept-new"
+    assert options["hostkeyalias"] == "vm"
+
+
+def test_a_block_that_accepts_any_host_key_is_reported(tmp_path, key):
+    config = tmp_path / "config"
+    config.write_text("Host vm\n  HostName 1.2.3.4\n  StrictHostKeyChecking no\n")
+    result = sshconfig.configure_host(config, "vm", "1.2.3.5", key)
+    assert "StrictHostKeyChecking no\n" in result.block  # the person's choice is kept
+    assert any("accepts any host key" in w and "accept-new" in w for w in result.warnings)
+
+
+def test_config_that_is_a_folder_is_refused_naming_it(tmp_path, key):
+    with pytest.raises(SshConfigError, match="is a folder, not a file") as info:
+        update_host(tmp_path, "vm", "1.2.3.4", key)
+    assert str(tmp_path) in str(info.value) and str(tmp_path / "config") in info.value.fix
+
+
+@pytest.mark.parametrize("pems", [[], ["vm.pem"]])
+def test_key_that_is_a_folder_is_refused_naming_it(tmp_path, pems):
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    for name in pems:
+        (folder / name).write_text("k")
+    with pytest.raises(SshConfigError, match="is a folder, not a private key file") as info:
+        update_host(tmp_path / "config", "vm", "1.2.3.4", folder)
+    assert "does not exist" not in str(info.value)
+    if pems:
+        assert str(folder / "vm.pem") in info.value.fix
+    else:
+        assert ".pem" in info.value.fix
+    assert not (tmp_path / "config").exists()
+
+
+@pytest.mark.parametrize("where", ["config", "key"])
+def test_cli_folder_for_a_file_is_one_paragraph(tmp_path, key, capsys, where):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    args = ["ssh-config", "vm", "1.2.3.4", str(key), "--config", str(tmp_path / "cfg")]
+    args[3 if where == "key" else 5] = str(folder)
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{folder} is a folder" in err and "Fix:" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_jupyter_step_mentions_the_token(tmp_path, key, capsys):
+    main(["ssh-config", "vm", "1.2.3.4", str(key), "--config", str(tmp_path / "c"), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert "token" in out["connect"]["jupyter"]
+    assert "ServerAliveInterval 60" in out["block"]

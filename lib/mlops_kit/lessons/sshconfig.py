@@ -7,6 +7,15 @@ module does that edit safely:
 
 - only the named ``Host`` block changes; every other line, comment and blank line of
   the file stays byte for byte, and options you added to the block yourself are kept;
+- a new block also gets the options a VM reached over the internet needs
+  (:data:`DEFAULT_OPTIONS`): ``ServerAliveInterval 60`` so an idle session (VS Code,
+  a Jupyter tunnel) is not dropped by a router, and ``StrictHostKeyChecking accept-new``
+  with ``HostKeyAlias`` set to the alias. ``accept-new`` trusts a host key the first time
+  it is seen and refuses one that changed later; ``no``, which many course notes use,
+  accepts any key, so a machine in the middle would go unnoticed. The alias keys the
+  known-hosts entry by name rather than by the IP that changes at every restart, so the
+  check still means something after a restart. An existing block gets each of these only
+  when it does not set that option itself;
 - the previous file is kept as a timestamped backup next to it;
 - the new file is written atomically with mode 600, and ``~/.ssh`` is created with
   mode 700 when missing.
@@ -33,6 +42,15 @@ from ..errors import KitError
 from ..fileio import atomic_write
 
 DEFAULT_CONFIG = "~/.ssh/config"
+
+#: options a block gets unless it sets them itself ({host} is the alias); see the docstring
+DEFAULT_OPTIONS = {
+    "ServerAliveInterval": "60",
+    "StrictHostKeyChecking": "accept-new",
+    "HostKeyAlias": "{host}",
+}
+#: values of StrictHostKeyChecking that accept any host key, even a changed one
+UNCHECKED_HOST_KEYS = ("no", "off")
 
 _HOST_ALIAS = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*$")
 _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -104,8 +122,9 @@ def render_block(
     newline: str = "\n",
 ) -> str:
     """Return a fresh ``Host`` block (the text ``update_host`` appends for a new host)."""
+    options = _options(hostname, identity_file, user, extra)
     lines = [f"Host {host}"]
-    for key, value in _options(hostname, identity_file, user, extra).items():
+    for key, value in {**options, **_defaults(host, options)}.items():
         lines.append(f"    {key} {value}")
     return newline.join(lines) + newline
 
@@ -125,6 +144,16 @@ def _options(
     for key, value in (extra or {}).items():
         options[key] = str(value)
     return options
+
+
+def _defaults(host: str, present: Mapping[str, str] | list[str]) -> dict[str, str]:
+    """Return the :data:`DEFAULT_OPTIONS` whose keyword is not among ``present``."""
+    have = {key.lower() for key in present}
+    return {
+        key: value.format(host=host)
+        for key, value in DEFAULT_OPTIONS.items()
+        if key.lower() not in have
+    }
 
 
 def _split_lines(text: str) -> list[str]:
@@ -223,8 +252,13 @@ def _insert_at(lines: list[str]) -> int:
     return len(lines)
 
 
-def _updated_block(block: list[str], options: dict[str, str], newline: str) -> list[str]:
-    """Set ``options`` inside an existing block, keeping its other lines and their order."""
+def _updated_block(block: list[str], host: str, options: dict[str, str], newline: str) -> list[str]:
+    """Set ``options`` inside an existing block, keeping its other lines and their order.
+
+    The :data:`DEFAULT_OPTIONS` the block does not set yet are added after them.
+    """
+    present = [parsed[0] for parsed in map(_keyword, block[1:]) if parsed is not None]
+    options = {**options, **_defaults(host, [*present, *options])}
     wanted = {key.lower(): (key, value) for key, value in options.items()}
     done: set[str] = set()
     result = [block[0]]
@@ -307,7 +341,26 @@ def update_host(
                 f"{key!r} = {value!r} is not a valid option for a Host block.",
                 "Pass ssh_config(5) keywords such as LocalForward or ServerAliveInterval.",
             )
+    path = Path(config_path).expanduser()
+    if path.is_symlink():  # a dotfiles manager's link: update the file it points to
+        path = path.resolve()
+    if path.is_dir():
+        raise SshConfigError(
+            f"The SSH config {path} is a folder, not a file.",
+            f"Give the path of the config file itself, e.g. {path / 'config'} "
+            f"(the usual one is {DEFAULT_CONFIG}).",
+        )
     key_path = Path(identity_file).expanduser().absolute()
+    if key_path.is_dir():
+        keys = sorted(p.name for p in key_path.glob("*.pem"))
+        fix = (
+            "Give the path of the private key (.pem) you downloaded when creating the VM, "
+            "not of the folder it is in."
+        )
+        if keys:
+            fix = f"Give the key file itself, e.g. {key_path / keys[0]} (.pem files there: "
+            fix += f"{', '.join(keys)})."
+        raise SshConfigError(f"The key {key_path} is a folder, not a private key file.", fix)
     if not key_path.is_file():
         raise SshConfigError(
             f"The key file {key_path} does not exist.",
@@ -320,9 +373,6 @@ def update_host(
             stacklevel=2,
         )
 
-    path = Path(config_path).expanduser()
-    if path.is_symlink():  # a dotfiles manager's link: update the file it points to
-        path = path.resolve()
     if not path.parent.exists():
         path.parent.mkdir(mode=0o700, parents=True)
         os.chmod(path.parent, 0o700)  # mkdir's mode is filtered by the umask
@@ -334,7 +384,7 @@ def update_host(
     found = _find_block(lines, host)
     if found:
         start, end = found
-        lines[start:end] = _updated_block(lines[start:end], options, newline)
+        lines[start:end] = _updated_block(lines[start:end], host, options, newline)
     else:
         block = render_block(host, hostname, key_path, user=user, extra=extra, newline=newline)
         at = _insert_at(lines)
@@ -360,7 +410,8 @@ def connect_steps(host: str) -> dict[str, str]:
     return {
         "ssh": f"ssh {host}",
         "vscode": f"VS Code: Remote-SSH: Connect to Host... -> {host}",
-        "jupyter": f"ssh -L 8888:localhost:8888 {host}   then open http://localhost:8888",
+        "jupyter": f"ssh -L 8888:localhost:8888 {host}   then open http://localhost:8888 "
+        "with the token `jupyter lab` printed on the VM (`jupyter server list` shows it)",
     }
 
 
@@ -374,7 +425,8 @@ class HostUpdate:
         block: the host's block as it now stands in the file.
         backup: the copy of the previous file, or None (no file before, or nothing changed).
         changed: True when the file was created or rewritten.
-        warnings: what the person must still fix (a key others can read).
+        warnings: what the person must still fix (a key others can read, a block that
+            accepts any host key).
         connect: how to connect (see :func:`connect_steps`).
     """
 
@@ -421,7 +473,15 @@ def configure_host(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", KeyPermissionWarning)
         backup = update_host(config, host, hostname, identity_file, user=user, extra=extra)
+    block = host_block(config, host) or ""
     notes = []
+    checking = dict(config_options(block)).get("stricthostkeychecking", "").lower()
+    if checking in UNCHECKED_HOST_KEYS:
+        notes.append(
+            f"the block sets StrictHostKeyChecking {checking}: ssh then accepts any host key, "
+            "even one that changed (a machine in the middle); `accept-new` trusts a new "
+            "host's key once and refuses a changed one"
+        )
     for warning in caught:
         if issubclass(warning.category, KeyPermissionWarning):
             notes.append(str(warning.message))
@@ -432,7 +492,7 @@ def configure_host(
     return HostUpdate(
         config=config,
         host=host,
-        block=host_block(config, host) or "",
+        block=block,
         backup=backup,
         changed=backup is not None or not existed,
         warnings=notes,
