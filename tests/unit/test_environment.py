@@ -91,3 +91,45 @@ def test_mismatch_is_reported():
     problems = mismatches(pip_reqs, conda_reqs)
     assert any("pandas" in p for p in problems)
     assert "pyarrow only in pyproject.toml" in problems
+
+
+def _devcontainer() -> dict:
+    """The devcontainer's settings (JSON with whole-line ``//`` comments, as VS Code allows)."""
+    import json
+
+    text = (ROOT / ".devcontainer" / "devcontainer.json").read_text()
+    lines = [line for line in text.splitlines() if not line.strip().startswith("//")]
+    return json.loads("\n".join(lines))
+
+
+def test_devcontainer_builds_from_environment_yml_and_hides_no_failure():
+    command = _devcontainer()["postCreateCommand"]
+    assert "-f environment.yml" in command
+    env_name = yaml.safe_load((ROOT / "environment.yml").read_text())["name"]
+    assert f"conda activate {env_name}" in command
+    # a failed environment update must fail the codespace's creation, not scroll by
+    assert "|| true" not in command and "; true" not in command
+    assert "mlops-kit doctor" in command and "--check packages" in command
+
+
+def test_devcontainer_and_notebooks_use_one_kernel():
+    """The notebooks name one kernelspec; the devcontainer registers no other."""
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(
+        (ROOT / "homework").glob("*/*.ipynb")
+    )
+    assert notebooks
+    import json
+
+    names = {json.loads(nb.read_text())["metadata"]["kernelspec"]["name"] for nb in notebooks}
+    assert names == {"python3"}
+    config = _devcontainer()
+    assert "ipykernel install" not in config["postCreateCommand"]
+    assert config["containerEnv"]["JUPYTER_PREFER_ENV_PATH"] == "1"
+
+
+def test_setup_files_speak_of_the_project_only():
+    """No pointer to folders beside the checkout (a learner's clone has none)."""
+    for name in ("environment.yml", ".devcontainer/devcontainer.json"):
+        text = (ROOT / name).read_text()
+        for outside in ("FACTS", "shared/", "../"):
+            assert outside not in text, f"{name} mentions {outside!r}"
