@@ -5,8 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import tomllib
+import pytest
 import yaml
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10, which the kit supports, has no tomllib
+    tomllib = pytest.importorskip("tomli")
 
 ROOT = Path(__file__).resolve().parents[2]
 REQ = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$")
