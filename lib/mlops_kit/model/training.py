@@ -91,7 +91,7 @@ def rmse(y_true, y_pred) -> float:
 
     The course's metric: an error of 2 minutes counts 4 times as much as one of 1 minute, so
     a few badly predicted long rides show clearly. (``mean_squared_error(squared=False)`` is
-    gone from scikit-learn 1.9; this is ``root_mean_squared_error``.)
+    removed in scikit-learn 1.6; this is ``root_mean_squared_error``.)
     """
     y_true = np.asarray(y_true, dtype=np.float64).ravel()
     y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
