@@ -118,7 +118,7 @@ def _setup_logging() -> None:
 
 
 def _fetch(args) -> int:
-    from ..tlc.data import fetch
+    from ..tlc import fetch
 
     _setup_logging()
     results = []
@@ -133,7 +133,7 @@ def _fetch(args) -> int:
 
 
 def _path(args) -> int:
-    from ..tlc.data import resolve
+    from ..tlc import resolve
 
     res = resolve(args.dataset)
     payload = {
@@ -161,7 +161,7 @@ def _human_bytes(size: int) -> str:
 
 
 def _info(args) -> int:
-    from ..tlc.data import dataset_info
+    from ..tlc import dataset_info
 
     _setup_logging()
     info = dataset_info(args.dataset, source=args.source)
@@ -182,8 +182,7 @@ def _info(args) -> int:
 
 
 def _synth(args) -> int:
-    from ..tlc.data import dataset_info, parse_dataset
-    from ..tlc.synthetic import synthetic_trips
+    from ..tlc import dataset_info, parse_dataset, synthetic_trips
 
     ds = parse_dataset(args.dataset)
     path = synthetic_trips(ds.service, ds, args.rows, args.seed, path=args.out)
@@ -197,7 +196,7 @@ def _synth(args) -> int:
 
 
 def _summary(args) -> int:
-    from ..tlc.data import trip_summary
+    from ..tlc import trip_summary
 
     _setup_logging()
     rows = [trip_summary(name, source=args.source) for name in args.datasets]

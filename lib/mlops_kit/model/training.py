@@ -186,9 +186,9 @@ def _source_columns(trips) -> tuple[Any, list[str]]:
     """
     # TODO(lead): one public tlc call once the tlc split lands; these lines reach into
     # tlc.data's private _looks_like_path and parse the dataset id that tlc parses again.
-    from ..tlc.data import _looks_like_path, parse_dataset, validate_parquet
+    from ..tlc import looks_like_path, parse_dataset, validate_parquet
 
-    if _looks_like_path(trips):
+    if looks_like_path(trips):
         return trips, validate_parquet(Path(trips)).schema_arrow.names
     ds = parse_dataset(trips)
     return ds, [ds.pickup_column, ds.dropoff_column, *ds.location_columns]
@@ -198,10 +198,10 @@ def open_trips(trips, categorical, numerical, *, source: str = "auto", rows=None
     """Return ``(trips, dataset info)``: a DataFrame as given, else the file opened in batches.
 
     ``trips`` is a dataset id, a parquet path or a DataFrame. A file is opened with
-    :func:`mlops_kit.tlc.data.read_trip_batches` for only the columns the features need:
+    :func:`mlops_kit.tlc.read_trip_batches` for only the columns the features need:
     parquet stores columns apart, so the others are never read.
     """
-    from ..tlc.data import read_trip_batches
+    from ..tlc import read_trip_batches
 
     if isinstance(trips, pd.DataFrame):
         return trips, _info(trips.attrs)
