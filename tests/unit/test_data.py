@@ -183,8 +183,10 @@ def test_offline_auto_falls_back_to_synthetic_with_warning(env, caplog):
     with caplog.at_level(logging.WARNING, logger="mlops_kit.tlc.locate"):
         df = read_trips("yellow:2023-01", rows=2000, seed=3)
     assert len(df) == 2000 and is_synthetic(df) and df.attrs["origin"] == "synthetic"
-    warning = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
-    assert "yellow:2023-01" in warning and "SYNTHETIC" in warning and "OFFLINE" in warning
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # one line per fallback
+    assert "seeded synthetic yellow 2023-01" in warnings[0] and "OFFLINE" in warnings[0]
+    assert "mlops-kit data fetch yellow:2023-01" in warnings[0]
 
 
 def test_offline_real_raises(env):

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlops_kit.errors import CorruptDataError, DownloadError, MonthNotPublishedError
-from mlops_kit.tlc import Dataset, download, fetch, read_trips, read_zones
+from mlops_kit.tlc import Dataset, OfflineError, download, fetch, read_trips, read_zones
 from mlops_kit.tlc.synthetic import synthetic_table
 
 DS = Dataset("green", 2021, 1)
@@ -215,7 +215,8 @@ def test_unreachable_host_gives_up_after_two_attempts(server, tmp_path, monkeypa
     with pytest.raises(DownloadError) as exc:
         fetch(DS, base_url=url, retries=5, backoff=0.001)
     assert len(sleeps) == 1  # two attempts, not six: the learner is not kept waiting
-    assert "2 attempt(s)" in str(exc.value)
+    assert "2 attempt(s)" in str(exc.value) and isinstance(exc.value, OfflineError)
+    assert "127.0.0.1 refused the connection" in str(exc.value)
     assert _leftovers(tmp_path) == []
 
 
@@ -281,7 +282,10 @@ def test_unresolvable_host_is_not_retried(monkeypatch, tmp_path):
     with pytest.raises(DownloadError) as exc:
         fetch(DS, base_url="http://example.invalid/trip-data", retries=3, backoff=0.001)
     assert len(calls) == 1  # no network: retrying would only make the learner wait
-    assert "resolve" in str(exc.value)
+    assert isinstance(exc.value, OfflineError)
+    message = str(exc.value)
+    assert "example.invalid does not resolve" in message
+    assert "NameResolutionError" not in message and "Failed to resolve" not in message
     assert _leftovers(tmp_path) == []
 
 

@@ -168,16 +168,23 @@ def parse_spec(value: str | os.PathLike | Dataset) -> Dataset | Path:
     """Tell apart what a user gave to name trips: a :class:`Dataset` or a file's path.
 
     A :class:`Dataset` comes back as is; text that :func:`looks_like_path` becomes a
-    :class:`~pathlib.Path` (``~`` expanded); other text is parsed as a dataset id.
+    :class:`~pathlib.Path` (``~`` expanded); other text is parsed as a dataset id, except
+    that a name that is no id but exists on disk (a folder ``trips``) is taken as a path,
+    so the error can say what is there.
 
     Raises:
-        DatasetNameError: text that is neither a path nor a dataset id.
+        DatasetNameError: text that is neither a dataset id nor an existing path.
     """
     if isinstance(value, Dataset):
         return value
     if looks_like_path(value):
         return Path(value).expanduser()
-    return parse_dataset(value)
+    try:
+        return parse_dataset(value)
+    except DatasetNameError:
+        if str(value).strip() and Path(value).expanduser().exists():
+            return Path(value).expanduser()
+        raise
 
 
 def dataset_of_path(path: str | os.PathLike) -> Dataset | None:

@@ -6,6 +6,8 @@ doubling wait, gives up at once when there is no network at all, shows a progres
 terminal, and renames the file into place only after :func:`validate_parquet` has opened
 its footer. :func:`fetch_zones` does the same for the zone lookup table.
 
+Errors are one paragraph: the short cause (``the host name ... does not resolve``), never
+the network library's own dump, which is logged at DEBUG for whoever needs it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .. import config
 from ..errors import CorruptDataError, DataNotFoundError, DownloadError, MonthNotPublishedError
@@ -36,6 +39,13 @@ FALLBACK_FIX = (
 )
 
 
+class OfflineError(DownloadError):
+    """The network could not be reached at all: no DNS, the host unreachable, or offline.
+
+    Unlike a server error, no other month will download either, so callers stop trying.
+    """
+
+
 def download_path(dataset: str | Dataset) -> Path:
     """Return where :func:`fetch` stores a dataset: ``<cache_dir>/tlc/<file>``."""
     return config.cache_dir() / "tlc" / parse_dataset(dataset).file_name
@@ -45,6 +55,7 @@ def validate_parquet(path: str | os.PathLike, *, what: str | None = None):
     """Open a parquet file's footer and return the :class:`pyarrow.parquet.ParquetFile`.
 
     Raises:
+        DataNotFoundError: nothing is at ``path``, or a folder is.
         CorruptDataError: the file is truncated, empty, or not parquet (an HTML error page
             saved under a ``.parquet`` name, a half download).
     """
@@ -52,16 +63,40 @@ def validate_parquet(path: str | os.PathLike, *, what: str | None = None):
     import pyarrow.parquet as pq
 
     path = Path(path)
+    if not path.is_file():
+        raise not_a_file_error(path)
     try:
         return pq.ParquetFile(path)
     except (pa.ArrowException, OSError, ValueError) as exc:
         size = path.stat().st_size if path.exists() else 0
         raise CorruptDataError(
             f"{what or path.name}: {path} ({size:,} bytes) is not a readable parquet file "
-            f"({exc}). It is probably a truncated download or an error page.",
+            f"({_first_line(exc)}); it is probably a truncated download or an error page.",
             f"Delete {path} and fetch it again (`mlops-kit data fetch --force ...`), or copy "
             "a good copy of the file there.",
         ) from exc
+
+
+def not_a_file_error(path: Path) -> DataNotFoundError:
+    """The error for a path given as a trip file that is a folder or is not there at all."""
+    if path.is_dir():
+        return DataNotFoundError(
+            f"{path} is a folder, not a parquet file.",
+            "Give the path of one .parquet file in it, or a dataset id such as green:2021-01 "
+            f"(with MLOPS_KIT_DATA_DIR={path} the kit reads the TLC months it holds).",
+        )
+    where = "" if path.is_absolute() else f" (looked for {Path.cwd() / path})"
+    return DataNotFoundError(
+        f"There is no file {path}{where}.",
+        "Check the name and the folder, or give a dataset id such as green:2021-01 to let the "
+        "kit find or download the month.",
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's text on one line, without a closing period (it goes inside a sentence)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text.rstrip(". ")
 
 
 def _not_published(ds: Dataset, status: int, url: str) -> MonthNotPublishedError:
@@ -84,6 +119,28 @@ class _Retryable(Exception):
         super().__init__(message)
         self.unreachable = unreachable
         self.final = final
+
+
+def _network_failure(exc: Exception, url: str) -> _Retryable:
+    """Turn a ``requests`` error into a short cause; the library's own text goes to DEBUG."""
+    import requests
+
+    log.debug("%s: %r", url, exc)
+    host = urlsplit(url).hostname or url
+    text = repr(exc)
+    if any(s in text for s in ("NameResolutionError", "Name or service", "name resolution")):
+        return _Retryable(
+            f"the host name {host} does not resolve (no network, or no DNS)", final=True
+        )
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return _Retryable(f"connecting to {host} timed out", unreachable=True)
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return _Retryable(f"{host} stopped sending: read timed out")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        refused = "refused" in text.lower()
+        cause = "refused the connection" if refused else "could not be reached"
+        return _Retryable(f"{host} {cause}", unreachable=True)
+    return _Retryable(f"the request to {host} failed ({type(exc).__name__})")
 
 
 def fetch(
@@ -119,8 +176,9 @@ def fetch(
     Raises:
         MonthNotPublishedError: a month before the service began, not yet over, or one
             TLC answers 403/404 for.
-        DownloadError: offline, no network, timeouts, or the connection cut mid-file,
-            after all retries.
+        OfflineError: ``MLOPS_KIT_OFFLINE=1``, or the network cannot be reached at all.
+        DownloadError: timeouts, server errors, or the connection cut mid-file, after all
+            retries.
         CorruptDataError: the server sent something that is not parquet.
     """
     ds = parse_dataset(dataset)
@@ -133,14 +191,14 @@ def fetch(
         except CorruptDataError:
             log.warning("%s: cached %s is not valid parquet; downloading it again", ds.id, target)
     if config.offline():
-        raise DownloadError(
+        raise OfflineError(
             f"{ds.id}: MLOPS_KIT_OFFLINE=1 forbids downloading {ds.file_name}.",
             FALLBACK_FIX.format(id=ds.id) + " Or unset MLOPS_KIT_OFFLINE.",
         )
     url = tlc_url(ds, base_url)
     delay = BACKOFF_SECONDS if backoff is None else backoff
     attempts = max(0, int(retries)) + 1
-    last: Exception | None = None
+    last: _Retryable | None = None
     unreachable = 0
     for attempt in range(attempts):
         if attempt:
@@ -151,13 +209,14 @@ def fetch(
             _download_once(ds, url, target, timeout=timeout, progress=progress)
             return target
         except _Retryable as exc:
-            last = exc.__cause__ or exc
+            last = exc
             unreachable += exc.unreachable
             # no DNS means no network, and a host unreachable twice is down or blocked:
             # in both cases more attempts would only keep a learner waiting
             if exc.final or unreachable >= 2:
                 break
-    raise DownloadError(
+    error = OfflineError if last.final or unreachable >= 2 else DownloadError
+    raise error(
         f"{ds.id}: could not download {url} after {attempt + 1} attempt(s): {last}.",
         FALLBACK_FIX.format(id=ds.id),
     ) from last
@@ -174,14 +233,8 @@ def _download_once(ds: Dataset, url: str, target: Path, *, timeout, progress) ->
         with os.fdopen(fd, "wb") as out:
             try:
                 response = requests.get(url, stream=True, timeout=timeout)
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                raise _Retryable(
-                    str(exc),
-                    unreachable=not isinstance(exc, requests.exceptions.ReadTimeout),
-                    final="NameResolutionError" in repr(exc) or "Name or service" in str(exc),
-                ) from exc
             except requests.exceptions.RequestException as exc:
-                raise _Retryable(str(exc)) from exc
+                raise _network_failure(exc, url) from exc
             with response:
                 if response.status_code in (403, 404):
                     raise _not_published(ds, response.status_code, url)
@@ -209,7 +262,8 @@ def _download_once(ds: Dataset, url: str, target: Path, *, timeout, progress) ->
                             written += len(chunk)
                             bar.update(len(chunk))
                     except requests.exceptions.RequestException as exc:
-                        raise _Retryable(f"connection cut after {written:,} bytes: {exc}") from exc
+                        log.debug("%s: %r", url, exc)
+                        raise _Retryable(f"the connection was cut after {written:,} bytes") from exc
                 if expected is not None and written != expected:
                     raise _Retryable(f"got {written:,} of {expected:,} bytes")
         validate_parquet(tmp, what=f"{ds.id} (downloaded from {url})")
@@ -224,10 +278,11 @@ def fetch_zones(target: Path, timeout=DEFAULT_TIMEOUT) -> Path:
     """Download TLC's zone lookup table to ``target`` (written atomically) and return it.
 
     Raises:
-        DataNotFoundError: ``MLOPS_KIT_OFFLINE=1``; DownloadError when the download fails.
+        OfflineError: ``MLOPS_KIT_OFFLINE=1``.
+        DownloadError: the download failed.
     """
     if config.offline():
-        raise DataNotFoundError(
+        raise OfflineError(
             f"{ZONES_FILE} is not on disk and MLOPS_KIT_OFFLINE=1 forbids downloading it.",
             f"Put {ZONES_FILE} in MLOPS_KIT_DATA_DIR, or unset MLOPS_KIT_OFFLINE.",
         )
@@ -238,9 +293,16 @@ def fetch_zones(target: Path, timeout=DEFAULT_TIMEOUT) -> Path:
     try:
         response = requests.get(url, timeout=timeout)
         response.raise_for_status()
-    except requests.exceptions.RequestException as exc:
+    except requests.exceptions.HTTPError as exc:
         raise DownloadError(
-            f"Could not download the zone lookup {url}: {exc}.",
+            f"Could not download the zone lookup {url}: HTTP {exc.response.status_code}.",
+            f"Put {ZONES_FILE} in MLOPS_KIT_DATA_DIR, or retry later.",
+        ) from exc
+    except requests.exceptions.RequestException as exc:
+        cause = _network_failure(exc, url)
+        error = OfflineError if cause.final or cause.unreachable else DownloadError
+        raise error(
+            f"Could not download the zone lookup {url}: {cause}.",
             f"Put {ZONES_FILE} in MLOPS_KIT_DATA_DIR, or retry when online.",
         ) from exc
     target.parent.mkdir(parents=True, exist_ok=True)
