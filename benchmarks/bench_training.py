@@ -145,7 +145,7 @@ def run_converged(train_path: str, val_path: str, feature_set: str) -> dict:
     from mlops_kit.model.features import prepare_trips
     from mlops_kit.model.training import rmse
     from mlops_kit.model.vectorizer import TripVectorizer
-    from mlops_kit.tlc.data import read_trips
+    from mlops_kit.tlc import read_trips
 
     categorical, numerical = FEATURE_SETS[feature_set]
     start = time.perf_counter()

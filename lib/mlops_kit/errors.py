@@ -16,7 +16,9 @@ Defined here: ``KitError``, ``DataError``, ``DatasetNameError``, ``DataNotFoundE
 
 Defined beside their cause:
 
-- tlc: ``UnknownSchemaError`` (a service/month whose columns the kit does not know);
+- tlc: ``UnknownSchemaError`` (a service/month whose columns the kit does not know),
+  ``OfflineError`` (a download with no network at all), ``ColumnTypeError`` (pickup times
+  stored as text);
 - lessons: ``UnknownCheckError`` (doctor), ``SshConfigError`` (ssh config),
   ``UnknownQuestionError``, ``BadAnswerError``, ``ScanPathError`` (maturity);
 - execution: ``GridError``, ``BatchError`` (batches);

@@ -127,7 +127,7 @@ def test_pace_ignores_absurd_distances(train):
 def test_rules_of_thumb_on_the_course_months(real_file):
     from mlops_kit.model.features import prepare_trips
     from mlops_kit.model.training import rmse
-    from mlops_kit.tlc.data import read_trips
+    from mlops_kit.tlc import read_trips
 
     train = prepare_trips(read_trips(real_file("green_tripdata_2021-01.parquet")))
     val = prepare_trips(read_trips(real_file("green_tripdata_2021-02.parquet")))

@@ -22,20 +22,23 @@ from mlops_kit.errors import (
     KitError,
     MissingColumnsError,
 )
-from mlops_kit.tlc import data
-from mlops_kit.tlc.data import (
+from mlops_kit.fileio import file_sha256
+from mlops_kit.tlc import (
     Dataset,
     dataset_info,
-    file_sha256,
     is_synthetic,
+    locate_month,
+    looks_like_path,
     parse_dataset,
+    parse_spec,
     read_trip_batches,
     read_trips,
     read_zones,
     resolve,
+    synthetic_trips,
     trip_summary,
 )
-from mlops_kit.tlc.synthetic import synthetic_trips
+from mlops_kit.tlc.datasets import tlc_url
 
 GREEN_JAN_SHA = "b8e2c9496c5eada0f10adbd88f98d91721ec6fe2787a2b355cf0ccfa9678ee7b"
 
@@ -111,7 +114,7 @@ def test_url_overrides(monkeypatch):
     monkeypatch.setenv("MLOPS_KIT_TLC_BASE_URL", "http://127.0.0.1:9/mirror/")
     ds = Dataset("yellow", 2023, 1)
     assert ds.url == "http://127.0.0.1:9/mirror/yellow_tripdata_2023-01.parquet"
-    assert data.tlc_url(ds, "http://x/y") == "http://x/y/yellow_tripdata_2023-01.parquet"
+    assert tlc_url(ds, "http://x/y") == "http://x/y/yellow_tripdata_2023-01.parquet"
 
 
 # ------------------------------------------------------------------ resolution order
@@ -177,11 +180,13 @@ def test_read_from_data_dir_with_attrs(env):
 
 
 def test_offline_auto_falls_back_to_synthetic_with_warning(env, caplog):
-    with caplog.at_level(logging.WARNING, logger="mlops_kit.tlc.data"):
+    with caplog.at_level(logging.WARNING, logger="mlops_kit.tlc.locate"):
         df = read_trips("yellow:2023-01", rows=2000, seed=3)
     assert len(df) == 2000 and is_synthetic(df) and df.attrs["origin"] == "synthetic"
-    warning = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
-    assert "yellow:2023-01" in warning and "SYNTHETIC" in warning and "OFFLINE" in warning
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # one line per fallback
+    assert "seeded synthetic yellow 2023-01" in warnings[0] and "OFFLINE" in warnings[0]
+    assert "mlops-kit data fetch yellow:2023-01" in warnings[0]
 
 
 def test_offline_real_raises(env):
@@ -363,7 +368,7 @@ def test_import_creates_nothing(tmp_path):
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_KIT_")}
     env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"))
-    code = "import mlops_kit, mlops_kit.tlc.data, mlops_kit.tlc.synthetic, mlops_kit.tlc.schemas"
+    code = "import mlops_kit, mlops_kit.tlc, mlops_kit.tlc.info, mlops_kit.tlc.synthetic"
     subprocess.run([sys.executable, "-c", code], cwd=work, env=env, check=True)
     assert list(home.rglob("*")) == [] and list(work.rglob("*")) == []
 
@@ -402,3 +407,55 @@ def test_real_zone_lookup(real_file):
     zones = read_zones(real_file("taxi_zone_lookup.csv"))
     assert len(zones) == 265
     assert zones.iloc[-1].tolist() == [265, "N/A", "Outside of NYC", "N/A"]
+
+
+# ------------------------------------------------------------------ one parse, one search
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("green:2021-01", Dataset("green", 2021, 1)),
+        (Dataset("fhv", 2021, 2), Dataset("fhv", 2021, 2)),
+        ("trips.parquet", Path("trips.parquet")),
+        ("data/green_tripdata_2021-01.parquet", Path("data/green_tripdata_2021-01.parquet")),
+        (Path("x"), Path("x")),
+    ],
+)
+def test_parse_spec_tells_ids_from_paths(value, expected):
+    assert parse_spec(value) == expected
+    assert looks_like_path(value) == isinstance(expected, Path)
+
+
+def test_a_located_month_is_read_without_searching_again(env, monkeypatch):
+    import mlops_kit.tlc.locate as locate_module
+
+    _, folder = env
+    _small_file(folder)
+    found = locate_month("green:2021-01")
+    assert (found.origin, found.exists) == ("data_dir", True)
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("searched again")
+
+    monkeypatch.setattr(locate_module, "search_places", no_search)
+    df = read_trips(found, columns=["PULocationID"])
+    batches = read_trip_batches(found, ["PULocationID"])
+    info = dataset_info(found)
+    assert df.attrs == batches.attrs and df.attrs["path"] == info["path"] == str(found.path)
+    with pytest.raises(AssertionError, match="searched again"):  # the guard itself works
+        read_trips("green:2021-01")
+
+
+def test_columns_chosen_from_the_file_s_own_names(env):
+    _, folder = env
+    _small_file(folder)
+    seen = []
+
+    def pick(names):
+        seen.append(names)
+        return [n for n in names if n.endswith("LocationID")]
+
+    batches = read_trip_batches("green:2021-01", pick)
+    assert batches.schema.names == ["PULocationID", "DOLocationID"]
+    assert "lpep_pickup_datetime" in seen[0] and len(seen) == 1

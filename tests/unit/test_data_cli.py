@@ -106,7 +106,7 @@ def test_summary_json_and_text(offline, capsys, caplog):
     assert main(["data", "summary", "green:2021-01"]) == 0
     captured = capsys.readouterr()
     assert "SYNTHETIC" in captured.out and "70,000" in captured.out
-    assert "using SYNTHETIC data" in caplog.text  # the fallback is logged, never silent
+    assert "using seeded synthetic green 2021-01" in caplog.text  # logged, never silent
 
 
 @pytest.mark.realdata

@@ -12,8 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlops_kit.errors import CorruptDataError, DownloadError, MonthNotPublishedError
-from mlops_kit.tlc import data
-from mlops_kit.tlc.data import Dataset, fetch
+from mlops_kit.tlc import Dataset, OfflineError, download, fetch, read_trips, read_zones
 from mlops_kit.tlc.synthetic import synthetic_table
 
 DS = Dataset("green", 2021, 1)
@@ -95,7 +94,7 @@ def server(parquet_bytes, monkeypatch, tmp_path):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(data, "BACKOFF_SECONDS", 0.001)
+    monkeypatch.setattr(download, "BACKOFF_SECONDS", 0.001)
     srv = Server(parquet_bytes)
     yield srv
     srv.close()
@@ -142,7 +141,7 @@ def test_unpublished_month_is_not_retried(server, tmp_path, status):
 
 def test_server_errors_are_retried_with_backoff(server, monkeypatch):
     sleeps = []
-    monkeypatch.setattr(data.time, "sleep", sleeps.append)
+    monkeypatch.setattr(download.time, "sleep", sleeps.append)
     server.plan = ["500", "503"]
     path = fetch(DS, base_url=server.url, retries=3, backoff=0.5)
     assert path.is_file()
@@ -210,13 +209,14 @@ def test_corrupt_cached_file_is_downloaded_again(server, tmp_path, parquet_bytes
 
 def test_unreachable_host_gives_up_after_two_attempts(server, tmp_path, monkeypatch):
     sleeps = []
-    monkeypatch.setattr(data.time, "sleep", sleeps.append)
+    monkeypatch.setattr(download.time, "sleep", sleeps.append)
     url = server.url
     server.close()
     with pytest.raises(DownloadError) as exc:
         fetch(DS, base_url=url, retries=5, backoff=0.001)
     assert len(sleeps) == 1  # two attempts, not six: the learner is not kept waiting
-    assert "2 attempt(s)" in str(exc.value)
+    assert "2 attempt(s)" in str(exc.value) and isinstance(exc.value, OfflineError)
+    assert "127.0.0.1 refused the connection" in str(exc.value)
     assert _leftovers(tmp_path) == []
 
 
@@ -259,9 +259,9 @@ def test_offline_never_calls_the_network(server, monkeypatch):
 def test_read_trips_downloads_when_nothing_on_disk(server, monkeypatch):
     monkeypatch.delenv("MLOPS_KIT_DATA_DIR", raising=False)
     monkeypatch.setenv("MLOPS_KIT_TLC_BASE_URL", server.url)
-    df = data.read_trips("green:2021-01", source="real")
+    df = read_trips("green:2021-01", source="real")
     assert len(df) == 500 and df.attrs["origin"] == "download"
-    again = data.read_trips("green:2021-01", source="real")
+    again = read_trips("green:2021-01", source="real")
     assert again.attrs["origin"] == "cache" and len(server.requests) == 1
 
 
@@ -282,7 +282,10 @@ def test_unresolvable_host_is_not_retried(monkeypatch, tmp_path):
     with pytest.raises(DownloadError) as exc:
         fetch(DS, base_url="http://example.invalid/trip-data", retries=3, backoff=0.001)
     assert len(calls) == 1  # no network: retrying would only make the learner wait
-    assert "resolve" in str(exc.value)
+    assert isinstance(exc.value, OfflineError)
+    message = str(exc.value)
+    assert "example.invalid does not resolve" in message
+    assert "NameResolutionError" not in message and "Failed to resolve" not in message
     assert _leftovers(tmp_path) == []
 
 
@@ -293,11 +296,11 @@ def test_zone_lookup_download_keeps_na(server, monkeypatch, tmp_path):
         b'"LocationID","Borough","Zone","service_zone"\n'
         b'264,"Unknown","N/A","N/A"\n265,"N/A","Outside of NYC","N/A"\n'
     )
-    zones = data.read_zones()
+    zones = read_zones()
     assert server.requests == ["/trip-data/taxi_zone_lookup.csv"]
     assert zones.Borough.tolist() == ["Unknown", "N/A"]
     assert (tmp_path / "cache" / "tlc" / "taxi_zone_lookup.csv").is_file()
-    data.read_zones()
+    read_zones()
     assert len(server.requests) == 1  # cached
 
 

@@ -17,14 +17,14 @@ def frame_batches(df: pd.DataFrame, batch_rows: int = 64):
     """The TripBatches of a DataFrame: what read_trip_batches gives for the same file."""
     import pyarrow as pa
 
-    from mlops_kit.tlc.data import TripBatches
+    from mlops_kit.tlc import TripBatches
 
     table = pa.Table.from_pandas(df, preserve_index=False)
     return TripBatches(table.schema, table.num_rows, {}, iter(table.to_batches(batch_rows)))
 
 
 def file_batches(path, columns, batch_rows=1000):
-    from mlops_kit.tlc.data import read_trip_batches
+    from mlops_kit.tlc import read_trip_batches
 
     return read_trip_batches(path, columns, source="real", batch_rows=batch_rows)
 
@@ -53,7 +53,7 @@ FEATURE_SETS = [
 @pytest.mark.parametrize("service", ["green", "yellow", "fhv"])
 @pytest.mark.parametrize("categorical,numerical", FEATURE_SETS)
 def test_prepare_batches_equals_prepare_trips_on_synthetic_months(service, categorical, numerical):
-    from mlops_kit.tlc.data import read_trips
+    from mlops_kit.tlc import read_trips
     from mlops_kit.tlc.synthetic import synthetic_trips
 
     path = synthetic_trips(service, "2021-01", 6000, 11)

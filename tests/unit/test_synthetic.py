@@ -9,7 +9,7 @@ import pytest
 
 from mlops_kit.errors import BadParameterError
 from mlops_kit.fileio import file_sha256
-from mlops_kit.tlc.data import Dataset, read_trips
+from mlops_kit.tlc import Dataset, read_trips
 from mlops_kit.tlc.schemas import UnknownSchemaError, arrow_schema, trip_columns
 from mlops_kit.tlc.synthetic import (
     DEFAULT_ROWS,

@@ -78,7 +78,7 @@ def test_ridge_converges_to_the_closed_form_on_sparse_input():
 
 
 def synthetic_pair(rows=4000, seed=5):
-    from mlops_kit.tlc.data import read_trips
+    from mlops_kit.tlc import read_trips
 
     return (
         read_trips("green:2021-01", source="synthetic", rows=rows, seed=seed),
@@ -138,7 +138,7 @@ def test_train_and_evaluate_by_dataset_id_reads_synthetic():
 def test_files_read_in_batches_give_what_frames_give(monkeypatch, categorical, numerical, model):
     """Files go through prepare_batches, the slots and row-chunked predictions; DataFrames
     through prepare_trips, the whole matrix and fit(X): the numbers must be the same."""
-    from mlops_kit.tlc.data import read_trips
+    from mlops_kit.tlc import read_trips
     from mlops_kit.tlc.synthetic import synthetic_trips
 
     monkeypatch.setattr(training, "PREDICT_ROWS", 999)  # several pieces per month

@@ -133,7 +133,7 @@ def test_vectorizer_errors_are_kit_errors():
 
 
 def test_synthetic_month_matches_dict_vectorizer():
-    from mlops_kit.tlc.data import read_trips
+    from mlops_kit.tlc import read_trips
 
     raw = read_trips("green:2021-01", source="synthetic", rows=5000, seed=3)
     raw_val = read_trips("green:2021-02", source="synthetic", rows=5000, seed=3)
@@ -201,7 +201,7 @@ def test_dot_is_predict_of_the_matrix_to_the_last_bit():
     def batches(df):
         import pyarrow as pa
 
-        from mlops_kit.tlc.data import TripBatches
+        from mlops_kit.tlc import TripBatches
 
         table = pa.Table.from_pandas(df, preserve_index=False)
         return TripBatches(table.schema, table.num_rows, {}, iter(table.to_batches(100)))

@@ -19,7 +19,9 @@ Examples:
 
 Where data comes from: a file in MLOPS_KIT_DATA_DIR, else the cache (data/ in a checkout,
 MLOPS_KIT_CACHE_DIR to move it), else a download from TLC. Offline (or MLOPS_KIT_OFFLINE=1)
-the kit uses seeded synthetic data with the real schema and says so.
+the kit uses seeded synthetic data with the real schema and says so in one line, unless
+real months are asked for beside it: it never mixes real and synthetic months.
+--verbose shows the details (network errors, retries).
 """
 
 
@@ -46,6 +48,7 @@ def register(subparsers) -> None:
     fetch.add_argument("datasets", nargs="+", metavar="DATASET", help="e.g. green:2021-01")
     fetch.add_argument("--force", action="store_true", help="download again even if cached")
     add_json_flag(fetch)
+    _add_verbose(fetch)
     fetch.set_defaults(func=_fetch)
 
     path = sub.add_parser(
@@ -57,6 +60,7 @@ def register(subparsers) -> None:
     )
     path.add_argument("dataset", metavar="DATASET")
     add_json_flag(path)
+    _add_verbose(path)
     path.set_defaults(func=_path)
 
     info = sub.add_parser(
@@ -70,6 +74,7 @@ def register(subparsers) -> None:
     info.add_argument("dataset", metavar="DATASET_OR_PATH")
     _add_source(info)
     add_json_flag(info)
+    _add_verbose(info)
     info.set_defaults(func=_info)
 
     synth = sub.add_parser(
@@ -86,6 +91,7 @@ def register(subparsers) -> None:
     synth.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     synth.add_argument("--out", default=None, help="write here instead of the cache")
     add_json_flag(synth)
+    _add_verbose(synth)
     synth.set_defaults(func=_synth)
 
     summary = sub.add_parser(
@@ -98,6 +104,7 @@ def register(subparsers) -> None:
     summary.add_argument("datasets", nargs="+", metavar="DATASET_OR_PATH")
     _add_source(summary)
     add_json_flag(summary)
+    _add_verbose(summary)
     summary.set_defaults(func=_summary)
 
 
@@ -111,30 +118,44 @@ def _add_source(parser) -> None:
     )
 
 
-def _setup_logging() -> None:
+def _add_verbose(parser) -> None:
+    parser.add_argument(
+        "-v", "--verbose", action="store_true",
+        help="also show the details: network errors, retries, where each file was looked for",
+    )  # fmt: skip
+
+
+def _setup_logging(args) -> None:
     import logging
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    else:  # one line per fallback, as the library words it
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
 
 def _fetch(args) -> int:
-    from ..tlc.data import fetch
+    from ..tlc import check_month, fetch, parse_dataset
 
-    _setup_logging()
+    _setup_logging(args)
+    datasets = [parse_dataset(name) for name in args.datasets]
+    for ds in datasets:  # every name is checked before the first download
+        check_month(ds)
     results = []
-    for name in args.datasets:
-        path = fetch(name, force=args.force)
-        results.append({"dataset": name, "path": str(path)})
+    for ds in datasets:
+        path = fetch(ds, force=args.force)
+        results.append({"dataset": ds.id, "path": str(path)})
         if not args.json:
-            print(f"{name}\t{path}")
+            print(f"{ds.id}\t{path}")
     if args.json:
         print_json({"fetched": results})
     return 0
 
 
 def _path(args) -> int:
-    from ..tlc.data import resolve
+    from ..tlc import resolve
 
+    _setup_logging(args)
     res = resolve(args.dataset)
     payload = {
         "dataset": res.dataset.id if res.dataset else None,
@@ -161,9 +182,9 @@ def _human_bytes(size: int) -> str:
 
 
 def _info(args) -> int:
-    from ..tlc.data import dataset_info
+    from ..tlc import dataset_info
 
-    _setup_logging()
+    _setup_logging(args)
     info = dataset_info(args.dataset, source=args.source)
     if args.json:
         print_json(info)
@@ -182,9 +203,9 @@ def _info(args) -> int:
 
 
 def _synth(args) -> int:
-    from ..tlc.data import dataset_info, parse_dataset
-    from ..tlc.synthetic import synthetic_trips
+    from ..tlc import dataset_info, parse_dataset, synthetic_trips
 
+    _setup_logging(args)
     ds = parse_dataset(args.dataset)
     path = synthetic_trips(ds.service, ds, args.rows, args.seed, path=args.out)
     info = dataset_info(path)
@@ -197,10 +218,11 @@ def _synth(args) -> int:
 
 
 def _summary(args) -> int:
-    from ..tlc.data import trip_summary
+    from ..tlc import locate_months, trip_summary
 
-    _setup_logging()
-    rows = [trip_summary(name, source=args.source) for name in args.datasets]
+    _setup_logging(args)
+    months = locate_months(args.datasets, source=args.source)  # all real, or all synthetic
+    rows = [trip_summary(month) for month in months]
     if args.json:
         print_json({"datasets": rows})
         return 0
@@ -213,8 +235,5 @@ def _summary(args) -> int:
         name = row["dataset"] or row["path"]
         print(f"{name:<16} {kind:<9} {row['rows']:>10,}  {dates:<41} {share:>8}")
     if any(row["synthetic"] for row in rows):
-        print(
-            "note: SYNTHETIC rows are seeded stand-ins with the real schema, not TLC records; "
-            "set MLOPS_KIT_DATA_DIR or go online for real data."
-        )
+        print("note: SYNTHETIC rows are seeded stand-ins with the real schema, not TLC records.")
     return 0

@@ -238,7 +238,7 @@ def _data_env(cohort: Cohort, key: Key) -> dict[str, str]:
     if key.synthetic:
         return {}
     from ..errors import KitError
-    from ..tlc.data import resolve
+    from ..tlc import resolve
 
     folders = set()
     for dataset in cohort.datasets.values():

@@ -81,7 +81,7 @@ COURSE_MAP: tuple[Step, ...] = (
         1,
         "Read a month of TLC trip records (or seeded synthetic ones when offline).",
         "pandas, pyarrow",
-        "mlops_kit.tlc.data.read_trips",
+        "mlops_kit.tlc.read_trips",
     ),
     Step(
         "prepare",

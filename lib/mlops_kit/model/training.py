@@ -178,36 +178,25 @@ def _info(attrs: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _source_columns(trips) -> tuple[Any, list[str]]:
-    """``(what read_trip_batches reads, the columns it is known to have)`` for a path or id.
-
-    A path's columns come from its parquet schema; a dataset id's from its service (the
-    timestamps and location IDs every month of it has).
-    """
-    # TODO(lead): one public tlc call once the tlc split lands; these lines reach into
-    # tlc.data's private _looks_like_path and parse the dataset id that tlc parses again.
-    from ..tlc.data import _looks_like_path, parse_dataset, validate_parquet
-
-    if _looks_like_path(trips):
-        return trips, validate_parquet(Path(trips)).schema_arrow.names
-    ds = parse_dataset(trips)
-    return ds, [ds.pickup_column, ds.dropoff_column, *ds.location_columns]
-
-
 def open_trips(trips, categorical, numerical, *, source: str = "auto", rows=None, seed: int = 42):
-    """Return ``(trips, dataset info)``: a DataFrame as given, else the file opened in batches.
+    """Return ``(trips, dataset info)``: a DataFrame as given, else the month opened in batches.
 
-    ``trips`` is a dataset id, a parquet path or a DataFrame. A file is opened with
-    :func:`mlops_kit.tlc.data.read_trip_batches` for only the columns the features need:
+    ``trips`` is a DataFrame, or anything :func:`mlops_kit.tlc.read_trip_batches` takes: a
+    dataset id, a parquet path, or a month located with :func:`mlops_kit.tlc.locate_months`.
+    Only the columns the features need are read, picked from the file's own column names:
     parquet stores columns apart, so the others are never read.
     """
-    from ..tlc.data import read_trip_batches
+    from ..tlc import read_trip_batches
 
     if isinstance(trips, pd.DataFrame):
         return trips, _info(trips.attrs)
-    source_of, names = _source_columns(trips)
-    columns = _needed_columns(names, categorical, numerical)
-    batches = read_trip_batches(source_of, columns, source=source, rows=rows, seed=seed)
+    batches = read_trip_batches(
+        trips,
+        lambda names: _needed_columns(names, categorical, numerical),
+        source=source,
+        rows=rows,
+        seed=seed,
+    )
     return batches, _info(batches.attrs)
 
 

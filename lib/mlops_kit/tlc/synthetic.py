@@ -13,21 +13,19 @@ parquet file with exactly the Arrow schema TLC uses for that service and month
   zero and negative durations, and some pickups outside the month;
 * a few odometer glitches (100 to 250,000 "miles"), as real green months have: like
   there, these few rows dominate a least-squares fit on ``trip_distance``, which is why
-  the course's linear models lean on the zones (on 70,000-row green months, PU + DO +
-  distance gives a validation RMSE near 10.9 min and PU_DO + distance near 8.0; the
-  course's real figures are 9.78 train and 7.48 validation);
+  the course's linear models lean on the zones;
 * nulls sit where TLC has them: green's dispatched trips leave ``passenger_count``,
   ``RatecodeID``, ``payment_type``, ``trip_type``, ``store_and_fwd_flag`` and
-  ``congestion_surcharge`` empty (47% of rows in 2021, 6% in 2023), ``ehail_fee`` is
-  always empty, and most FHV records of 2021 lack a pickup zone (83%).
+  ``congestion_surcharge`` empty (a share of rows that falls from 2021 to 2023),
+  ``ehail_fee`` is always empty, and most FHV records of 2021 lack a pickup zone.
 
 The "world" (zone popularity, pair distances and speeds) depends only on the service,
 so January and February share it and a model trained on one month transfers to the
 next, as with real data. The trips depend on (service, month, rows, seed): the same four
 give the same file, and it is cached under ``<cache_dir>/synthetic/``.
 
-Shares quoted above were measured on the real green 2021-01 and 2023-03 files; the FHV
-shares come from the course's 2022 homework (fhv 2021-01). They are approximations.
+The shares the generator uses (the constants below) were read off the real green 2021-01
+and 2023-03 files and the course's fhv 2021-01 month; they are approximations.
 """
 
 from __future__ import annotations
@@ -40,7 +38,7 @@ from typing import Any
 
 from .. import config
 from ..errors import BadParameterError
-from .data import Dataset, parse_dataset
+from .datasets import Dataset, parse_dataset
 from .schemas import arrow_type, trip_columns
 
 #: bump when the generator changes: cached files of older versions are not reused
@@ -109,12 +107,21 @@ def synthetic_path(service: str, month: Any, rows: int | None = None, seed: int 
     return config.cache_dir() / "synthetic" / f"v{GENERATOR_VERSION}" / name
 
 
-def is_synthetic_file(path: str | os.PathLike) -> bool:
-    """Return True when a parquet file was written by :func:`synthetic_trips`."""
-    import pyarrow.parquet as pq
+def is_synthetic_file(file: str | os.PathLike | Any) -> bool:
+    """Return True when a parquet file was written by :func:`synthetic_trips`.
 
-    metadata = pq.read_schema(path).metadata or {}
-    return METADATA_KEY in metadata
+    ``file`` is the file's path, or its Arrow schema when the footer is already open (the
+    marker is a key of the schema's metadata, so the file is not read again).
+    """
+    import pyarrow as pa
+
+    if isinstance(file, pa.Schema):
+        schema = file
+    else:
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(file)
+    return METADATA_KEY in (schema.metadata or {})
 
 
 def synthetic_trips(
@@ -129,7 +136,8 @@ def synthetic_trips(
 
     Args:
         service: ``yellow``, ``green``, ``fhv`` or ``fhvhv``.
-        month: the month: a :class:`~mlops_kit.tlc.data.Dataset`, ``"2021-01"`` or ``(2021, 1)``.
+        month: the month: a :class:`~mlops_kit.tlc.datasets.Dataset`, ``"2021-01"`` or
+            ``(2021, 1)``.
         rows: number of trips (default :data:`DEFAULT_ROWS` for the service).
         seed: the random seed; the same arguments always give the same values.
         path: write here instead of the cache (always regenerated).
@@ -305,7 +313,7 @@ def _choice(rng, values, probs, size):
 
 
 def _block_share(ds: Dataset) -> float:
-    """Share of green trips with the dispatched-trip null block (measured 2021-01, 2023-03)."""
+    """Share of green trips with the dispatched-trip null block (as in 2021-01 and 2023-03)."""
     if ds.year <= 2021:
         return 0.47
     return 0.25 if ds.year == 2022 else 0.063
