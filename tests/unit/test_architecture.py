@@ -24,7 +24,7 @@ ALLOWED = {
     "core": set(),
     "tlc": set(),
     "model": {"tlc"},
-    "lessons": set(),
+    "lessons": {"tlc"},
     "execution": set(),
     "homework": {"tlc", "model", "execution"},
     "cli": {"tlc", "model", "lessons", "execution", "homework"},

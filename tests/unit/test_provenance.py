@@ -445,3 +445,15 @@ def test_cli_train_refuses_bad_rows_before_any_download(env, capsys):
     _, calls = env
     assert main(["train", "--rows", "-5"]) == 2
     assert "rows=-5" in capsys.readouterr().err and calls == []
+
+
+def test_train_and_evaluate_finds_its_two_months_together(env, monkeypatch):
+    # a real January beside a missing February: refused as a pair, before any reading
+    from mlops_kit.model.training import train_and_evaluate
+
+    tmp_path, _ = env
+    data_folder(monkeypatch, tmp_path, "green:2021-01")
+    with pytest.raises(DataNotFoundError) as exc:
+        train_and_evaluate("green:2021-01", "green:2021-02")
+    assert "while green:2021-01 is real" in one_paragraph(exc.value)
+    assert not (tmp_path / "cache" / "synthetic").exists()

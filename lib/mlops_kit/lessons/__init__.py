@@ -11,5 +11,6 @@ so a light command such as ``mlops-kit doctor`` loads only what it needs:
   disk, SSH)?
 - :mod:`~mlops_kit.lessons.sshconfig`: the cloud VM's Host block in ``~/.ssh/config``.
 
-Lessons import the core modules and each other, never the data, model or execution layers.
+Lessons import the core modules, each other, and the data layer (the doctor asks it what a
+folder of TLC files holds); never the model or execution layers.
 """

@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..errors import BadParameterError
 from ..fileio import file_sha256
+from ..tlc import locate_months, read_trip_batches
 from .features import (
     PU_DO,
     duration_bounds,
@@ -186,8 +187,6 @@ def open_trips(trips, categorical, numerical, *, source: str = "auto", rows=None
     Only the columns the features need are read, picked from the file's own column names:
     parquet stores columns apart, so the others are never read.
     """
-    from ..tlc import read_trip_batches
-
     if isinstance(trips, pd.DataFrame):
         return trips, _info(trips.attrs)
     batches = read_trip_batches(
@@ -378,9 +377,14 @@ def train_and_evaluate(
 
     from concurrent.futures import ThreadPoolExecutor
 
-    # find (or fetch, or synthesise) both months first, one after the other
+    # find (or fetch, or synthesise) both months together: both real or both synthetic
+    months = {"train": train, "val": val}
+    files = {k: v for k, v in months.items() if not isinstance(v, pd.DataFrame)}
+    if files:
+        located = locate_months(files.values(), source=source, rows=rows, seed=seed, ordered=True)
+        months.update(zip(files, located, strict=True))
     opened, datasets = {}, {}
-    for name, trips in (("train", train), ("val", val)):
+    for name, trips in months.items():
         opened[name], datasets[name] = open_trips(
             trips, categorical, numerical, source=source, rows=rows, seed=seed
         )

@@ -33,7 +33,7 @@ Example:
 """
 
 from ..sshconfig import key_exposed
-from .data import check_data, data_months
+from .data import check_data
 from .docker import check_compose, check_docker
 from .kernel import check_kernel
 from .packages import (
@@ -115,7 +115,6 @@ __all__ = [
     "check_python",
     "check_ssh",
     "counts",
-    "data_months",
     "format_table",
     "installed_requirements",
     "key_exposed",
