@@ -8,6 +8,7 @@ and records ``doubled``, ``runner_pid``, ``val_rmse_a`` and ``val_rmse_b``.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import importlib.metadata
 import json
 import shutil
 import sqlite3
@@ -98,6 +99,9 @@ output: out/here
     assert jobs[0].key == "x=1,data_file=a.csv,seconds=0.0"
     assert jobs[0].output == (tmp_path / "out" / f"tiny__{jobs[0].key}.ipynb").resolve()
     assert len({j.output for j in jobs}) == 6
+    assert all(j.cwd == notebook.parent.resolve() for j in jobs)  # the notebook's folder
+    with_cwd = write_grid(notebook.parent, "notebook: tiny.ipynb\ncwd: work\ngrid: {x: [1]}\n")
+    assert expand_grid(load_grid(with_cwd))[0].cwd == notebook.parent / "work"
 
 
 def test_notebook_path_falls_back_to_cwd(tmp_path, notebook, monkeypatch):
@@ -242,6 +246,42 @@ def test_fingerprint_follows_the_library(tmp_path, notebook, monkeypatch):
     first = job_fingerprint(job)
     monkeypatch.setattr(jobs, "library_digest", lambda root=None: "another kit")
     assert job_fingerprint(job) != first
+
+
+def test_fingerprint_follows_the_library_versions(notebook, monkeypatch):
+    import mlops_kit.execution.batch.jobs as jobs
+    from mlops_kit.execution.versions import library_versions
+
+    versions = library_versions()
+    for name in ("pandas", "numpy", "scikit-learn", "pyarrow", "papermill"):
+        assert versions[name] == importlib.metadata.version(name)
+    job = Job(notebook, {"x": 1}, key="k")
+    first = job_fingerprint(job)
+    upgraded = {**versions, "scikit-learn": "99.0"}
+    monkeypatch.setattr(jobs, "library_versions", lambda: upgraded)
+    assert job_fingerprint(job) != first
+
+
+def test_fingerprint_follows_folders_and_dict_values_the_parameters_name(tmp_path, notebook):
+    from mlops_kit.execution.batch import input_files
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "jan.csv").write_text("a\n1\n")
+    config = tmp_path / "config.yaml"
+    config.write_text("alpha: 1\n")
+    job = Job(notebook, {"data_dir": "data", "files": {"cfg": str(config)}}, key="k", cwd=tmp_path)
+    assert input_files(job) == {"data_dir": data, "files[cfg]": config}
+    first = job_fingerprint(job)
+    assert job_fingerprint(job) == first
+    (data / "feb.csv").write_text("a\n2\n")  # a new file in the folder
+    second = job_fingerprint(job)
+    assert second != first
+    (data / "feb.csv").write_text("a\n2\n3\n")  # a file in it rewritten
+    third = job_fingerprint(job)
+    assert third != second
+    config.write_text("alpha: 2\n")  # the file named inside a dict
+    assert job_fingerprint(job) != third
 
 
 def test_files_the_notebook_writes_are_not_inputs(tmp_path, notebook):
@@ -402,7 +442,9 @@ def test_results_tables_and_report(tmp_path, notebook):
     results = [
         result(jobs[0], records={"doubled": 2, "val_rmse_a": 1.0, "val_rmse_b": 2.0}),
         result(jobs[1], records={"doubled": 4, "val_rmse_a": 0.5, "val_rmse_b": 1.0}),
-        result(jobs[2], "cell_error", error="Cell 3 raised ValueError.", cell=3),
+        result(
+            jobs[2], "cell_error", error="In [2] raised ValueError.", cell=3, cell_label="In [2]"
+        ),
         result(jobs[3], "bad_parameters", error="x expects an int."),
     ]
     paths = write_outputs(tmp_path, jobs, results, varying=["x", "mode"])
@@ -430,11 +472,15 @@ def test_results_tables_and_report(tmp_path, notebook):
     assert list(parquet["x"]) == ["1", "2", "3", "abc"]  # a mixed column is stored as text
     assert json.loads(parquet["tags"][0]) == ["a", "b"]
     assert parquet["doubled"].tolist()[:2] == [2, 4]
-    assert parquet["cell"].tolist()[2] == 3
+    assert parquet["cell"].tolist()[2] == "In [2]"  # named as the error names it
     assert parquet["output"].tolist()[0] == "1ok.ipynb"  # relative: the folder can move
     page = paths["html"].read_text()
     assert 'src="data:image/png;base64,' in page
-    assert "2 ok" in page and "1 cell_error" in page and "Cell 3 raised ValueError." in page
+    assert "2 ok" in page and "1 cell_error" in page
+    # the table scrolls in its own box; errors wrap, named as the runner names the cell
+    assert "<div class='scroll results'><table class='results'>" in page
+    assert "div.results{max-height:75vh;overflow:auto" in page
+    assert "<td class='long'>In [2] raised ValueError.</td>" in page
 
 
 def test_plot_layout_lines_per_model_and_crossed_parameter():
@@ -506,6 +552,26 @@ def test_mixed_batch_each_failure_gets_its_status(tmp_path, notebook):
     assert Path(results[1].output).is_file()  # the failing notebook is kept to read
 
 
+def test_a_job_runs_in_its_notebook_s_folder_unless_told(tmp_path, notebook):
+    assert Job(notebook).cwd == notebook.parent.resolve()
+    assert Job(notebook, cwd=tmp_path).cwd == tmp_path
+
+
+@pytest.mark.runner
+def test_relative_paths_start_from_the_notebook_s_folder(tmp_path, notebook):
+    (notebook.parent / "beside.txt").write_text("123")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "beside.txt").write_text("1234567")
+    out = tmp_path / "out"
+    jobs = [
+        Job(notebook, {"data_file": "beside.txt"}, out / "a.ipynb", key="a"),
+        Job(notebook, {"data_file": "beside.txt"}, out / "b.ipynb", cwd=elsewhere, key="b"),
+    ]
+    results = run_batch(jobs, workers=2, progress=False)
+    assert [r.records.get("data_bytes") for r in results] == [3, 7], [r.error for r in results]
+
+
 @pytest.mark.runner
 def test_resume_runs_only_what_is_missing_or_changed(tmp_path, notebook):
     out = tmp_path / "out"
@@ -570,3 +636,80 @@ def test_a_job_that_kills_its_worker_does_not_take_others_down(tmp_path, noteboo
     results = run_batch(jobs, workers=2, progress=False)
     assert [r.status for r in results] == ["ok", "kernel_died", "ok", "ok"]
     assert "worker process" in results[1].error
+
+
+# ------------------------------------------------------------------ one run per folder
+
+HOLDER = (
+    "import sys, time\n"
+    "from mlops_kit.execution.batch import hold_folder\n"
+    "with hold_folder(sys.argv[1], purpose='test'):\n"
+    "    print('holding', flush=True)\n"
+    "    time.sleep(120)\n"
+)
+
+
+def _holder(folder: Path) -> subprocess.Popen:
+    """Another process holding ``folder``; returns once it holds it."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(folder)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "holding"
+    return proc
+
+
+def test_a_folder_held_by_another_process_is_refused_until_it_dies(tmp_path, notebook):
+    from mlops_kit.execution.batch import LOCK_NAME, hold_folder
+
+    out = tmp_path / "out"
+    other = _holder(out)
+    try:
+        with pytest.raises(BatchError) as info:
+            with hold_folder(out, purpose="batch"):
+                pass  # pragma: no cover - must not be reached
+        message = str(info.value)
+        assert str(out.resolve()) in message and f"pid {other.pid}" in message
+        assert "Fix:" in message and "--output" in message
+        # run_batch (what the grader calls) refuses a job writing into the held folder
+        job = Job(notebook, {"x": 1}, out / "a.ipynb", key="a")
+        with pytest.raises(BatchError, match="in use by another run"):
+            run_batch([job], executor=ScriptedExecutor({"a": [("ok", None)]}), progress=False)
+    finally:
+        other.kill()  # SIGKILL: no clean-up runs, the lock file stays behind
+        other.wait()
+    assert (out / LOCK_NAME).is_file()
+    with hold_folder(out, purpose="batch"):  # the dead holder's lock is taken over
+        pass
+
+
+def test_a_folder_is_held_again_by_the_same_process(tmp_path):
+    from mlops_kit.execution.batch import hold_folder
+
+    with hold_folder(tmp_path, purpose="batch"), hold_folder(tmp_path, purpose="batch"):
+        done = subprocess.run(
+            [sys.executable, "-c", HOLDER, str(tmp_path)], capture_output=True, text=True
+        )
+        assert done.returncode != 0 and "in use by another run" in done.stderr
+    proc = _holder(tmp_path)  # released when the outer block ended
+    proc.kill()
+    proc.wait()
+
+
+def test_a_damaged_store_is_one_paragraph_and_rebuilt_asked(tmp_path, notebook):
+    from mlops_kit.execution.batch import ResultStore
+
+    path = tmp_path / "batch.sqlite"
+    path.write_bytes(b"this is not a database" * 50)
+    with pytest.raises(BatchError) as info:
+        ResultStore(path)
+    message = str(info.value)
+    assert str(path) in message and "--force" in message and "Traceback" not in message
+    store, note = ResultStore.rebuilt(path)
+    with store:
+        job = Job(notebook, {"x": 1}, key="a")
+        store.put(store.fingerprint(job), job, result(job), store.begin_run(1))
+        assert len(store.rows()) == 1
+    assert note and str(tmp_path / "batch.sqlite.broken") in note
+    assert (tmp_path / "batch.sqlite.broken").read_bytes().startswith(b"this is not")
+    with ResultStore(path) as reopened:  # sound again
+        assert [row["key"] for row in reopened.rows()] == ["a"]

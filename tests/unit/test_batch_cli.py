@@ -208,3 +208,47 @@ def test_the_small_example_runs_offline_and_reports(tmp_path, capsys, monkeypatc
     assert table["synthetic"].all()
     page = (tmp_path / "report.html").read_text()
     assert "data:image/png;base64," in page and "val_rmse_lasso" in page
+
+
+def test_a_damaged_store_is_reported_then_force_rebuilds_it(folder, capsys):
+    grid = grid_file(folder, "grid:\n  x: [1, 2]\n")
+    out = folder / "out"
+    out.mkdir()
+    (out / "batch.sqlite").write_bytes(b"\x00garbage" * 100)
+    code = main(["batch", str(grid)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert str(out / "batch.sqlite") in err and "--force" in err
+    code, report = run_json(capsys, grid, "--force")
+    assert code == 0 and report["counts"] == {"ok": 2} and report["ran"] == 2
+    assert any("batch.sqlite.broken" in note for note in report["notes"])
+    assert run_json(capsys, grid)[1]["ran"] == 0  # the rebuilt store keeps the results
+
+
+def test_a_second_batch_on_the_same_folder_is_refused_while_the_first_runs(folder, capsys):
+    grid = grid_file(
+        folder,
+        "grid:\n  x: [1, 2, 3, 4]\nfixed: {mode: sleep, seconds: 2.0}\nworkers: 1\n",
+    )
+    out = folder / "out"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "mlops_kit", "batch", str(grid)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _stored_keys(out / "batch.sqlite") and time.monotonic() < deadline:
+            assert first.poll() is None, "the first batch ended before it could be raced"
+            time.sleep(0.1)
+        assert main(["batch", str(grid)]) == 2
+        err = capsys.readouterr().err
+        assert "in use by another run" in err and f"pid {first.pid}" in err
+        assert main(["run", str(folder / "tiny.ipynb"), "--out", str(out)]) == 2
+        assert "in use by another run" in capsys.readouterr().err
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # no clean-up: the lock dies with the process
+        first.wait(30)
+    code, report = run_json(capsys, grid)  # the dead batch's folder is taken over and resumed
+    assert code == 0 and report["counts"] == {"ok": 4} and report["ran"] < 4

@@ -25,6 +25,8 @@ from mlops_kit.execution.runner import (
     validate_parameters,
 )
 
+from .tiny_notebooks import write_notebook
+
 pytestmark = pytest.mark.runner
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "notebooks"
@@ -188,7 +190,12 @@ def test_cell_error_names_cell_and_exception_and_keeps_output(tmp_path):
     assert "1 / divisor" in "".join(saved["cells"][result.cell]["source"])
     assert saved["cells"][result.cell]["metadata"]["papermill"]["status"] == "failed"
     assert result.records == {"before": 1}  # recorded before the failure
-    assert "ZeroDivisionError" in result.error and f"Cell {result.cell}" in result.error
+    assert "ZeroDivisionError" in result.error
+    # the cell as Jupyter shows it: the executed copy's execution count, not an index
+    count = saved["cells"][result.cell]["execution_count"]
+    assert result.cell_label == f"In [{count}]" and f"In [{count}]" in result.error
+    assert str(out) in result.error  # the notebook to open
+    assert saved["metadata"]["mlops_kit"]["cell_label"] == result.cell_label
 
 
 def test_per_cell_timeout_hits_the_looping_cell(tmp_path):
@@ -197,6 +204,39 @@ def test_per_cell_timeout_hits_the_looping_cell(tmp_path):
     saved = json.loads((tmp_path / "o.ipynb").read_text())
     assert "while True" in "".join(saved["cells"][result.cell]["source"])
     assert "per-cell limit of 2 s" in result.error
+    count = saved["cells"][result.cell]["execution_count"]
+    assert count and f"stopped at In [{count}]" in result.error
+    assert result.cell_label == f"In [{count}]"
+
+
+def test_the_failing_cell_is_named_as_jupyter_shows_it_with_the_line_that_raised(tmp_path):
+    path = write_notebook(
+        tmp_path / "fails.ipynb",
+        "x = 1",
+        "y = 2\nz = x / (y - 2)",
+        parameters="n = 1  # a number",
+        title="# a test notebook",
+    )
+    out = tmp_path / "out" / "fails.ipynb"
+    result = run_notebook(path, {"n": 2}, out, timeout_cell=30)  # injects a cell
+    assert result.status == "cell_error"
+    saved = json.loads(out.read_text())
+    cell = saved["cells"][result.cell]
+    # markdown, parameters, injected parameters, x = 1, the failing cell: index 4, In [4]
+    assert (result.cell, cell["execution_count"]) == (4, 4)
+    assert result.cell_label == "In [4]"
+    assert result.error.startswith("In [4] (line 2: `z = x / (y - 2)`) raised ZeroDivisionError")
+    assert f"the executed notebook {out}" in result.error
+    assert result.error.count("Fix:") == 1
+
+
+def test_a_missing_relative_file_names_the_folder_the_kernel_ran_in(tmp_path):
+    path = write_notebook(tmp_path / "reads.ipynb", "open('data/trips.csv').read()")
+    work = tmp_path / "elsewhere"
+    result = run_notebook(path, cwd=work, timeout_cell=30)
+    assert result.status == "cell_error" and result.ename == "FileNotFoundError"
+    assert f"The kernel ran in {work.resolve()}" in result.error
+    assert "--cwd" in result.error and str(path.resolve()) in result.error
 
 
 def test_whole_run_timeout_stops_between_short_cells():
@@ -428,7 +468,7 @@ def test_sys_exit_zero_is_ok_with_a_note_and_nonzero_is_cell_error():
     nb["cells"].append({**nb["cells"][1], "id": "after", "source": "print('after')"})
     stopped = run_notebook(nb, timeout_cell=30)
     assert stopped.status == "ok", stopped.error
-    assert any("sys.exit(0) in cell 1" in note for note in stopped.notes)
+    assert any("sys.exit(0) at In [1]" in note for note in stopped.notes)
     nb["cells"][1]["source"] = "import sys\nsys.exit(3)"
     failed = run_notebook(nb, timeout_cell=30)
     assert failed.status == "cell_error"

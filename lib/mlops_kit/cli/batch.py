@@ -90,6 +90,7 @@ def handle(args) -> int:
                 "reused": run.reused,
                 "counts": run.counts,
                 "files": {name: str(path) for name, path in run.files.items()},
+                "notes": run.notes,
                 "results": [
                     {"key": job.key, **result.to_dict()}
                     for job, result in zip(run.jobs, run.results, strict=True)
@@ -101,4 +102,6 @@ def handle(args) -> int:
             if result.status != "ok":
                 print(f"{result.status}: {job.key}: {result.error or ''}".rstrip())
         print("\n".join(_summary_lines(run.counts, run.ran, run.reused, run.files)))
+        for note in run.notes:
+            print(f"note: {note}")
     return 1 if run.failed else 0

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import inspect
 
-from ..execution.notebook_site import run_all
+from ..config import repo_root
+from ..execution.notebook_site import data_summary, run_all
+from ..execution.versions import library_versions, versions_line
 from ._common import add_json_flag, print_json
 
 DEFAULTS = {
@@ -24,8 +26,11 @@ examples:
   mlops-kit run notebooks/03_train_duration_model.ipynb -p train_dataset green:2021-03
   mlops-kit run -p source synthetic --out build/offline
 
-A parameter a notebook does not declare is refused before any kernel starts (papermill
-itself only warns). Values are converted to the type of the notebook's default.
+A parameter is refused before any kernel starts when no notebook of the run declares it
+(papermill itself only warns); when several notebooks run, each gets the parameters it
+declares and the summary shows which took them. Values are converted to the type of the
+notebook's default. Each notebook runs in its own folder, as in Jupyter (--cwd DIR to
+choose another); the executed copies and pages go to --out.
 The exit code is 0 only when every notebook ran to the end.
 """
 
@@ -71,6 +76,13 @@ def register(sub) -> None:
         default=DEFAULTS["timeout_total"],
         help="seconds per notebook (default: %(default)s)",
     )
+    parser.add_argument(
+        "--cwd",
+        metavar="DIR",
+        default=DEFAULTS["cwd"],
+        help="the kernels' working directory (default: each notebook's own folder, as "
+        "Jupyter does); executed notebooks and pages still go to --out",
+    )
     add_json_flag(parser)
     parser.set_defaults(func=handle)
 
@@ -86,6 +98,7 @@ def handle(args) -> int:
         workers=args.workers,
         timeout_cell=args.timeout_cell,
         timeout_total=args.timeout_total,
+        cwd=args.cwd,
         coerce_strings=True,
     )
     failed = [r for r in runs if r.status != "ok"]
@@ -94,14 +107,24 @@ def handle(args) -> int:
             {
                 "ok": not failed,
                 "index": str(Path(args.out) / "index.html"),
+                "data": data_summary(runs),
+                "libraries": library_versions(),
                 "notebooks": [r.to_dict() for r in runs],
             }
         )
     else:
         for run in runs:
-            print(f"{run.status:>16}  {run.seconds:6.1f} s  {run.name}")
-            if run.error:
-                print(f"{'':>16}  {run.error}")
+            given = ", ".join(f"{k}={v!r}" for k, v in run.parameters.items())
+            given = f"  ({given})" if given else ""
+            print(f"{run.status:>16}  {run.seconds:6.1f} s  {run.name}{given}")
+            for text in ([run.error] if run.error else []) + run.notes:
+                print(f"{'':>16}  {text}")
         index = Path(args.out) / "index.html"
-        print(f"\n{len(runs) - len(failed)}/{len(runs)} notebooks ok; open {index}")
+        print(f"\ndata: {data_summary(runs)}")
+        print(f"libraries: {versions_line()}")
+        last = f"{len(runs) - len(failed)}/{len(runs)} notebooks ok; open {index}"
+        root = repo_root()
+        if root is not None and (root / "Makefile").is_file():
+            last += "; next: make lab (the notebooks in JupyterLab)"
+        print(last)
     return 1 if failed else 0

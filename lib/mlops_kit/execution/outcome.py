@@ -3,15 +3,22 @@
 The runner never raises for a notebook's fault. After each attempt it calls :func:`classify`,
 which reads the executed notebook, the client's notes and the kernel's exit status and
 returns one of :data:`STATUSES` with the details a person needs: the cell that failed or
-was running (with the first line of its source), the exception's name and value, and one
-paragraph naming the problem and the fix (a cell that raised, an endless loop, a kernel
-killed under its memory cap, a flood of output, a kernel that never started).
+was running, named as Jupyter shows it (:func:`cell_label`: ``In [17]``, the executed copy's
+execution count) with the line that raised, the exception's name and value, the notebook to
+open, and one paragraph naming the problem and the fix (a cell that raised, an endless loop,
+a kernel killed under its memory cap, a flood of output, a kernel that never started). An
+error that today's libraries raise on the course's code gets the fix from
+:mod:`mlops_kit.execution.drift`.
 """
 
 from __future__ import annotations
 
+import re
 import signal
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from .drift import Drift, describe, hint_for
 
 if TYPE_CHECKING:  # pragma: no cover
     from .kernel import Attempt
@@ -28,6 +35,9 @@ STATUSES = (
     "output_too_large",
 )
 """Every status a :class:`RunResult` can carry."""
+
+# Errors whose cause is often a relative path read from the wrong folder.
+_PATH_ERRORS = {"FileNotFoundError", "NotADirectoryError", "IsADirectoryError"}
 
 # How a kernel dies when it runs out of memory (getattr: Windows lacks most of them).
 SIGNALS_UNDER_MEMORY_CAP = {
@@ -53,6 +63,83 @@ def _cell_source(nb: Any, index: int | None) -> str:
         return ""
     lines = [line for line in nb.cells[index].source.splitlines() if line.strip()]
     return lines[0].strip()[:80] if lines else ""
+
+
+def cell_label(nb: Any, index: int | None) -> str:
+    """Name a cell as Jupyter shows it: ``In [17]``, the executed copy's execution count.
+
+    A cell the kernel never started has no count yet: ``In [ ]``, with its position among
+    the notebook's cells (counting from 1) so it can still be found.
+    """
+    if index is None or index >= len(nb.cells):
+        return "start-up"
+    count = nb.cells[index].get("execution_count")
+    return f"In [{count}]" if count else f"In [ ] (cell {index + 1} from the top)"
+
+
+def _where(nb: Any, index: int | None) -> str:
+    """``In [17] (`first line of its source`)``, or ``start-up`` outside any cell."""
+    if index is None:
+        return "start-up"
+    return f"{cell_label(nb, index)} (`{_cell_source(nb, index)}`)"
+
+
+def _shown_value(evalue: str | None, drift: Drift | None) -> str:
+    """The exception's message as a paragraph shows it: its first line, not too long.
+
+    When a drift entry matched, only the sentence it matched is kept (library messages go
+    on with advice, such as reporting a bug upstream, that does not apply).
+    """
+    lines = [line.strip() for line in (evalue or "").splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    if drift is not None:
+        match = re.search(drift.pattern, text)
+        if match:
+            end = text.find(". ", match.end())
+            text = text if end < 0 else text[: end + 1]
+    return text if len(text) <= 300 else text[:299] + "\u2026"
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ARROW = re.compile(r"^-+> *(\d+) (.*)$")
+
+
+def _failing_line(nb: Any, index: int) -> tuple[int, str] | None:
+    """``(line number, code)`` of the cell's line that raised, read from its traceback.
+
+    IPython marks it ``----> 2 code`` in the cell's own frame, the first of the traceback.
+    """
+    for out in nb.cells[index].get("outputs", []):
+        if out.get("output_type") != "error":
+            continue
+        for entry in out.get("traceback", []):
+            for raw in _ANSI.sub("", entry).splitlines():
+                match = _ARROW.match(raw.rstrip())
+                if match:
+                    code = match[2].strip()
+                    return int(match[1]), code if len(code) <= 80 else code[:79] + "\u2026"
+        return None
+    return None
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a run happened, for the paragraphs: the notebook a person opens, the kernel's folder.
+
+    Attributes:
+        notebook: the path to open: the executed copy when one was written, else the source.
+        executed: True when ``notebook`` is the executed copy (it holds the traceback).
+        cwd: the kernel's working directory.
+    """
+
+    notebook: str
+    executed: bool = False
+    cwd: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """``the executed notebook PATH`` or ``the notebook PATH``."""
+        return f"the {'executed ' if self.executed else ''}notebook {self.notebook}"
 
 
 def _clean_exit(ename: str | None, evalue: str | None) -> bool:
@@ -87,19 +174,28 @@ def first_failure(nb: Any, client: Any) -> tuple[int, str | None, str | None] | 
 
 
 def classify(
-    attempt: Attempt, limits: Limits, timeout_cell: float | None, timeout_total: float | None
+    attempt: Attempt,
+    limits: Limits,
+    timeout_cell: float | None,
+    timeout_total: float | None,
+    place: Where,
 ) -> tuple[str, dict[str, Any]]:
-    """Map what happened to a status, a paragraph, the cell and the exception."""
+    """Map what happened to a status, a paragraph, the cell and the exception.
+
+    The paragraph names the cell as Jupyter shows it (:func:`cell_label`) and the notebook
+    to open (``place``); a cell error that matches a known library change
+    (:mod:`mlops_kit.execution.drift`) gets that change's fix.
+    """
     nb, client, exc = attempt.nb, attempt.client, attempt.exc
     current = client.kit_current_cell
-    where = f"cell {current} (`{_cell_source(nb, current)}`)" if current is not None else "start-up"
+    where = _where(nb, current)
 
     if client.kit_output_exceeded_cell is not None:
         index = client.kit_output_exceeded_cell
         return "output_too_large", {
             "cell": index,
             "error": (
-                f"Cell {index} (`{_cell_source(nb, index)}`) pushed the notebook's output past "
+                f"{_where(nb, index)} of {place.notebook} pushed the notebook's output past "
                 f"the cap of {limits.output_bytes:,} bytes, so the run was stopped and that "
                 "cell's output was left out of the saved notebook. Fix: print summaries "
                 "(df.head(), shapes, a few numbers) instead of whole tables or loops of prints."
@@ -110,14 +206,14 @@ def classify(
     if exc is None or name == "CellExecutionError":
         failure = first_failure(nb, client)
         if failure is not None:
-            return _cell_error(nb, *failure, limits)
+            return _cell_error(nb, *failure, limits, place)
         if exc is None:
             stopped = _early_exit(nb, client)
             if stopped is None:
                 return "ok", {}
             return "ok", {
                 "notes": [
-                    f"The notebook stopped itself with sys.exit(0) in cell {stopped}; "
+                    f"The notebook stopped itself with sys.exit(0) at {cell_label(nb, stopped)}; "
                     "the cells after it did not run."
                 ]
             }
@@ -130,7 +226,7 @@ def classify(
             fix = "look for an endless loop or a slow step, or raise timeout_cell"
         return "timeout", {
             "cell": current,
-            "error": f"The notebook was stopped in {where}: {what}. Fix: {fix}.",
+            "error": f"The notebook {place.notebook} was stopped at {where}: {what}. Fix: {fix}.",
         }
     if not attempt.started:
         if attempt.total_deadline_hit:
@@ -157,7 +253,8 @@ def classify(
         return "out_of_memory", {
             "cell": current,
             "error": (
-                f"The kernel was killed by {_signal_name(-code)} in {where} while "
+                f"The kernel running {place.notebook} was killed by {_signal_name(-code)} "
+                f"at {where} while "
                 f"capped at {limits.memory_mb} MiB of memory. Fix: use less memory (read "
                 "fewer columns or rows, free big objects) or ask for a larger memory cap."
             ),
@@ -170,10 +267,10 @@ def classify(
     return "kernel_died", {
         "cell": current,
         "error": (
-            f"The kernel died in {where} ({how}). A notebook that calls os._exit or "
-            "sys.exit with an error code, crashes a C extension, or is killed by the "
-            "system for using too much memory ends like this. Fix: open the output "
-            "notebook to see the last output, then run that cell alone in Jupyter."
+            f"The kernel running {place.notebook} died at {where} ({how}). A notebook that "
+            "calls os._exit or sys.exit with an error code, crashes a C extension, or is "
+            f"killed by the system for using too much memory ends like this. Fix: open "
+            f"{place.ref} to see the last output, then run that cell alone in Jupyter."
         ),
     }
 
@@ -186,30 +283,44 @@ def _signal_name(number: int) -> str:
 
 
 def _cell_error(
-    nb: Any, index: int, ename: str | None, evalue: str | None, limits: Limits
+    nb: Any, index: int, ename: str | None, evalue: str | None, limits: Limits, place: Where
 ) -> tuple[str, dict[str, Any]]:
-    source = _cell_source(nb, index)
+    where = _where(nb, index)
+    label = cell_label(nb, index)
+    details = {"cell": index, "ename": ename, "evalue": evalue}
     if ename == "MemoryError":
         cap = f" (capped at {limits.memory_mb} MiB)" if limits.memory_mb else ""
         return "out_of_memory", {
-            "cell": index,
-            "ename": ename,
-            "evalue": evalue,
+            **details,
             "error": (
-                f"Cell {index} (`{source}`) ran out of memory{cap}: MemoryError. Fix: use "
+                f"{where} of {place.notebook} ran out of memory{cap}: MemoryError. Fix: use "
                 "less memory (read fewer columns or rows, avoid copies of big frames)."
             ),
         }
-    return "cell_error", {
-        "cell": index,
-        "ename": ename,
-        "evalue": evalue,
-        "error": (
-            f"Cell {index} (`{source}`) raised {ename}: {evalue}. Fix: open the executed "
-            "notebook at that cell to read the traceback, correct the code or the "
-            "parameters, and run it again."
-        ),
-    }
+    drift = hint_for(ename, evalue)
+    line = _failing_line(nb, index)
+    if line is not None:
+        where = f"{label} (line {line[0]}: `{line[1]}`)"
+    value = _shown_value(evalue, drift)
+    said = f"{where} raised {ename}: {value}"
+    said += "" if said.endswith((".", "!", "?")) else "."
+    if drift is not None:
+        error = (
+            f"{said} {describe(drift)} Fix: {drift.fix}; the traceback is in {place.ref} "
+            f"at {label}."
+        )
+    elif ename in _PATH_ERRORS and place.cwd:
+        error = (
+            f"{said} The kernel ran in {place.cwd}, where relative paths start. Fix: give "
+            "the file's full path, or run the notebook from the folder its paths are "
+            f"relative to (mlops-kit run --cwd DIR); the traceback is in {place.ref} at {label}."
+        )
+    else:
+        error = (
+            f"{said} Fix: open {place.ref} at {label} to read the traceback, correct the "
+            "code or the parameters, and run it again."
+        )
+    return "cell_error", {**details, "error": error}
 
 
 def drop_outputs(nb: Any, index: int | None, cap: int | None) -> None:

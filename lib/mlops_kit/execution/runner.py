@@ -48,9 +48,18 @@ from typing import Any
 
 from ..errors import InvalidNotebookError, ParameterError
 from ..fileio import atomic_path
+from .drift import warning_notes
 from .kernel import execute_once, kernel_env, private_dir
 from .limits import Limits, check_hide_paths, check_limits, sandbox_notes
-from .outcome import STATUSES, classify, drop_outputs, exception_line, is_no_such_kernel
+from .outcome import (
+    STATUSES,
+    Where,
+    cell_label,
+    classify,
+    drop_outputs,
+    exception_line,
+    is_no_such_kernel,
+)
 from .parameters import (
     declared_in,
     notebook_label,
@@ -87,6 +96,8 @@ class RunResult:
         error: one paragraph naming the problem and the fix, or None when ``ok``.
         cell: index of the failing (or timed-out) cell in the executed notebook, which
             includes papermill's ``injected-parameters`` cell when parameters were given.
+        cell_label: the same cell as Jupyter shows it, ``In [17]`` (its execution count
+            in the executed notebook); the kit names cells this way everywhere.
         records: the figures recorded with :func:`mlops_kit.records.record`, also those
             recorded before a failure.
         ename: exception name for ``cell_error`` / ``out_of_memory`` (``ZeroDivisionError``).
@@ -103,6 +114,7 @@ class RunResult:
     seconds: float
     error: str | None = None
     cell: int | None = None
+    cell_label: str | None = None
     records: dict[str, Any] = field(default_factory=dict)
     ename: str | None = None
     evalue: str | None = None
@@ -239,14 +251,22 @@ def run_notebook(
             logger.info("kernel start failed for %s, retrying: %s", nb_name, attempt.exc)
 
         notes.extend(sandbox_notes(limits, attempt.sandbox_report, attempt.started))
-        status, info = classify(attempt, limits, timeout_cell, timeout_total)
+        place = Where(
+            notebook=str(out_path) if out_path is not None else nb_name,
+            executed=out_path is not None,
+            cwd=str(run_dir),
+        )
+        status, info = classify(attempt, limits, timeout_cell, timeout_total, place)
         executed = attempt.nb
         if status == "output_too_large":
             drop_outputs(executed, info.get("cell"), limits.output_bytes)
+        if info.get("cell") is not None:
+            info["cell_label"] = cell_label(executed, info["cell"])
         executed.metadata[_KIT_METADATA] = {
             "status": status,
             "error": info.get("error"),
             "cell": info.get("cell"),
+            "cell_label": info.get("cell_label"),
         }
         from ..records import records_from_nb
 
@@ -259,6 +279,7 @@ def run_notebook(
                 nbformat.write(executed, str(tmp), version=4)
             written = str(out_path)
         notes.extend(info.pop("notes", []))
+        notes.extend(warning_notes(executed, lambda index: cell_label(executed, index)))
         return finish(
             status,
             output=written,

@@ -7,14 +7,16 @@ over :func:`mlops_kit.execution.runner.run_notebook`, one module per concern:
 - :mod:`~.jobs`: the :class:`Job` (one execution), its fingerprint (the notebook's bytes,
   the parameters, the input files they name, the kit's code) and result conversions;
 - :mod:`~.store`: :class:`ResultStore`, each result in SQLite as soon as it arrives, so a
-  killed batch run again runs only the jobs left (or changed);
+  killed batch run again runs only the jobs left (or changed); a damaged file is reported
+  in one paragraph and ``--force`` rebuilds it;
 - :mod:`~.pool`: :func:`run_batch`, the jobs on long-lived worker processes (or any
   :class:`concurrent.futures.Executor`), retries, a dead worker's jobs recovered;
 - :mod:`~.grid`: grid files, :func:`load_grid`, :func:`expand_grid` and :func:`run_grid`
   (what ``mlops-kit batch`` does, start to finish);
 - :mod:`~.outputs`: :func:`write_outputs`, ``results.csv``, ``results.parquet`` and
   ``report.html``;
-- :mod:`~.dask`: :func:`connect`, the one way the kit reaches a Dask scheduler.
+- :mod:`~.dask`: :func:`connect`, the one way the kit reaches a Dask scheduler;
+- :mod:`~.lock`: :func:`hold_folder`, one run at a time per output folder.
 
 This ``__init__`` only re-exports the public names; the modules import each other directly.
 
@@ -40,7 +42,8 @@ from .grid import (
     load_grid,
     run_grid,
 )
-from .jobs import BatchError, Job, input_files, job_fingerprint, library_digest
+from .jobs import BatchError, Job, folder_digest, input_files, job_fingerprint, library_digest
+from .lock import LOCK_NAME, hold_folder
 from .outputs import (
     plot_layout,
     plot_png,
@@ -54,6 +57,7 @@ from .store import NO_OUTPUT_STATUSES, RERUN_STATUSES, STORE_NAME, ResultStore, 
 
 __all__ = [
     "GRID_KEYS",
+    "LOCK_NAME",
     "NO_OUTPUT_STATUSES",
     "RERUN_STATUSES",
     "STORE_NAME",
@@ -69,6 +73,8 @@ __all__ = [
     "default_store_path",
     "execute_job",
     "expand_grid",
+    "folder_digest",
+    "hold_folder",
     "input_files",
     "job_fingerprint",
     "job_key",

@@ -14,6 +14,7 @@ The format is described in ``examples/batches/README.md``.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -28,6 +29,7 @@ from ..parameters import declared_in
 from ..runner import RunResult
 from .dask import connect
 from .jobs import BatchError, Job
+from .lock import hold_folder
 from .outputs import status_counts, write_outputs
 from .pool import check_workers, run_batch, start_workers_early
 from .store import ResultStore, default_store_path
@@ -65,7 +67,7 @@ class Grid:
         timeout_cell: seconds one cell may run.
         timeout_total: seconds a whole notebook may run.
         output: the output folder (relative to the current folder unless absolute).
-        cwd: the kernels' working directory, or None for the runner's default.
+        cwd: the kernels' working directory, or None for the notebook's own folder.
         report: ``metric`` (a record name or pattern such as ``val_rmse_*``) and ``x``
             (the parameter on the plot's x axis) for ``report.html``.
     """
@@ -354,6 +356,7 @@ class GridRun:
         store: the results database (closed).
         run_id: the id of this run's rows in the store.
         ran: how many jobs were executed (the others were reused from the store).
+        notes: what the run did that a person should know (a damaged store moved aside).
     """
 
     grid: Grid
@@ -364,6 +367,7 @@ class GridRun:
     store: Path
     run_id: str
     ran: int
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def reused(self) -> int:
@@ -410,7 +414,9 @@ def run_grid(
 
     Raises:
         GridError: a grid file that cannot be turned into jobs.
-        BatchError: bad ``workers``, no jobs, an unreachable scheduler.
+        BatchError: bad ``workers``, no jobs, an unreachable scheduler, an output folder
+            another run is writing into, or a damaged ``batch.sqlite`` (``force`` moves it
+            aside and rebuilds it).
     """
     if executor is None and scheduler is None:
         start_workers_early()  # its imports overlap with reading the grid
@@ -426,11 +432,17 @@ def run_grid(
     if not jobs:
         raise BatchError(f"{grid.path} expands to no job.", "Give at least one value per list.")
     client = connect(scheduler) if scheduler else None
+    notes: list[str] = []
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with ResultStore(default_store_path(out)) as store:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(hold_folder(out, purpose="batch"))
+            path = default_store_path(out)
             if force:
-                store.forget_results()
+                store, note = ResultStore.rebuilt(path)
+                notes += [note] if note else []
+            else:
+                store = ResultStore(path)
+            stack.enter_context(store)
             results = run_batch(
                 jobs,
                 workers=workers,
@@ -440,15 +452,15 @@ def run_grid(
             )
             run_id = str(store.last_run_id)
             ran = len(store.rows(run_id=run_id))
+            files = write_outputs(
+                out,
+                jobs,
+                results,
+                varying=grid.varying,
+                report=grid.report,
+                title=f"Batch {grid.path.name}: {grid.notebook.name}",
+            )
     finally:
         if client is not None:
             client.close()
-    files = write_outputs(
-        out,
-        jobs,
-        results,
-        varying=grid.varying,
-        report=grid.report,
-        title=f"Batch {grid.path.name}: {grid.notebook.name}",
-    )
-    return GridRun(grid, out, jobs, results, files, store.path, run_id, ran)
+    return GridRun(grid, out, jobs, results, files, path, run_id, ran, notes)

@@ -3,9 +3,9 @@
 - :class:`Job` says what :func:`~mlops_kit.execution.runner.run_notebook` needs for one
   execution (notebook, parameters, output, working directory, limits) plus a key;
 - :func:`job_fingerprint` names the work a job does: the notebook's bytes, its parameters,
-  the input files they name (:func:`input_files`) and the kit's own code
-  (:func:`library_digest`). Two jobs with one fingerprint compute the same thing, so a
-  stored result can be reused;
+  the input files and folders they name (:func:`input_files`), the kit's own code
+  (:func:`library_digest`) and the libraries' versions. Two jobs with one fingerprint
+  compute the same thing, so a stored result can be reused;
 - :func:`result_from_dict`, :func:`failed_result` and :func:`kernel_failed_to_start` move
   results between the runner's :class:`~mlops_kit.execution.runner.RunResult`, the store's
   JSON, and the pool's retry rule.
@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 from ...errors import KitError
 from ...fileio import file_sha256
 from ..runner import RunResult
+from ..versions import library_versions
 
 _DATASET_ID = re.compile(r"^(yellow|green|fhv|fhvhv):(\d{4})-(\d{2})$")
 
@@ -48,7 +50,8 @@ class Job:
         notebook: the source ``.ipynb``.
         parameters: values injected into the notebook's ``parameters`` cell.
         output: where the executed notebook is written.
-        cwd: the working directory of the kernel (None: the runner's default).
+        cwd: the working directory of the kernel (None: the notebook's own folder, as
+            Jupyter does, so the notebook's relative paths work).
         timeout_cell: seconds one cell may run before the job is a ``timeout``.
         timeout_total: seconds the whole notebook may run.
         limits: a :class:`mlops_kit.execution.runner.Limits` for untrusted notebooks, or None.
@@ -70,6 +73,8 @@ class Job:
 
     def __post_init__(self):
         self.parameters = dict(self.parameters or {})
+        if self.cwd is None:
+            self.cwd = Path(self.notebook).expanduser().resolve().parent
         if self.key is None:
             stem = Path(self.output).stem if self.output else Path(self.notebook).stem
             self.key = stem
@@ -98,14 +103,16 @@ def _dataset_files(value: str) -> list[Path]:
 
 
 def input_files(job: Job) -> dict[str, Path]:
-    """Return the input files a job's parameters name, by parameter (``name`` or ``name[i]``).
+    """Return the files and folders a job's parameters name, by parameter (``name``, ``name[i]``).
 
-    A string parameter counts as an input when it resolves to an existing file, relative to
-    the job's ``cwd`` (else the current folder), or when it is a dataset id whose parquet is
-    already in ``MLOPS_KIT_DATA_DIR`` or the cache. Lists are looked through element by
-    element. Editing such a file changes the job's fingerprint, so a re-run executes it.
-    Parameters named like outputs (``model_path``, ``output_dir``, ``save_as``, ``*_out``)
-    are skipped: the notebook writes those files, so they change with every run.
+    A string parameter counts as an input when it resolves to an existing file or folder,
+    relative to the job's ``cwd`` (the notebook's folder by default), or when it is a
+    dataset id whose parquet is already in ``MLOPS_KIT_DATA_DIR`` or the cache. Lists,
+    tuples and dicts are looked through element by element (``name[0]``, ``name[key]``).
+    Editing such a file, or adding, removing or editing a file directly inside such a
+    folder, changes the job's fingerprint, so a re-run executes it. Parameters named like
+    outputs (``model_path``, ``output_dir``, ``save_as``, ``*_out``) are skipped: the
+    notebook writes those files, so they change with every run.
     """
     base = Path(job.cwd) if job.cwd else Path.cwd()
     found: dict[str, Path] = {}
@@ -115,12 +122,16 @@ def input_files(job: Job) -> dict[str, Path]:
             for index, item in enumerate(value):
                 visit(f"{label}[{index}]", item)
             return
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                visit(f"{label}[{key}]", item)
+            return
         if not isinstance(value, str) or not value or len(value) > 4096 or "\n" in value:
             return
         for candidate in [Path(value).expanduser(), *_dataset_files(value)]:
             path = candidate if candidate.is_absolute() else base / candidate
             try:
-                if path.is_file():
+                if path.is_file() or path.is_dir():
                     found[label] = path
                     return
             except OSError:
@@ -130,6 +141,29 @@ def input_files(job: Job) -> dict[str, Path]:
         if not _OUTPUT_NAME.search(name.lower()):
             visit(name, value)
     return found
+
+
+def folder_digest(folder: Path) -> str:
+    """Return a sha256 of a folder's listing: each entry directly inside, with size and mtime.
+
+    A folder a parameter names (``data_dir = "data"``) changes the fingerprint when a file
+    directly inside it is added, removed or rewritten. Only the listing is read, never the
+    files' bytes, and sub-folders only by name: a parameter such as ``"."`` stays cheap.
+    """
+    digest = hashlib.sha256()
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError as exc:
+        return f"unreadable:{exc.errno}"
+    for entry in entries:
+        try:
+            stat = entry.stat()
+        except OSError:
+            continue
+        kind = "d" if entry.is_dir() else "f"
+        size = 0 if kind == "d" else stat.st_size
+        digest.update(f"{kind}\0{entry.name}\0{size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def library_digest(root: str | Path | None = None) -> str:
@@ -164,12 +198,16 @@ def _canonical_json(value: Any) -> str:
 
 
 def job_fingerprint(job: Job, file_hash: Callable[[Path], str] | None = None) -> str:
-    """Return the sha256 that identifies a job's work: notebook, parameters, inputs, library.
+    """Return the sha256 that identifies a job's work: notebook, parameters, inputs, libraries.
 
     Two runs with the same fingerprint compute the same thing, so a stored result can be
-    reused. The job's key is included, so two jobs of a batch never share a row, and so is
-    :func:`library_digest`, so a changed kit runs everything again. Timeouts, workers and
-    output paths are not part of it: changing them does not make a finished result wrong.
+    reused. It covers the notebook's bytes, the parameters, the files and folders they name
+    (:func:`input_files`), the kernel's working directory, the kit's own code
+    (:func:`library_digest`) and the versions of the libraries the notebooks use
+    (:func:`mlops_kit.execution.versions.library_versions`): editing an input, the kit, or
+    upgrading pandas or scikit-learn runs the jobs again. The job's key is included, so two
+    jobs of a batch never share a row. Timeouts, workers and output paths are not part of
+    it: changing them does not make a finished result wrong.
 
     Args:
         job: the job.
@@ -182,14 +220,19 @@ def job_fingerprint(job: Job, file_hash: Callable[[Path], str] | None = None) ->
         notebook_sha = file_sha256(notebook)
     except OSError:
         notebook_sha = f"missing:{notebook}"
-    inputs = {name: hash_file(path) for name, path in input_files(job).items()}
+    inputs = {
+        name: hash_file(path) if path.is_file() else f"folder:{folder_digest(path)}"
+        for name, path in input_files(job).items()
+    }
     payload = {
         "notebook": notebook_sha,
         "parameters": json.loads(_canonical_json(job.parameters)),
         "inputs": inputs,
+        "cwd": None if job.cwd is None else str(Path(job.cwd).expanduser().resolve()),
         "kernel": job.kernel,
         "key": job.key,
         "library": library_digest(),
+        "libraries": library_versions(),
     }
     return hashlib.sha256(_canonical_json(payload).encode()).hexdigest()
 

@@ -53,8 +53,17 @@ def _uniform_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _cell_name(data: Mapping[str, Any]) -> str | None:
+    """The failing cell as Jupyter shows it (``In [17]``), as the runner's paragraph says."""
+    if data.get("cell_label"):
+        return str(data["cell_label"])
+    return None if data.get("cell") is None else f"cell {data['cell']}"
+
+
 def results_frame(jobs: Sequence[Job], results: Sequence[Any]) -> pd.DataFrame:
     """Return one row per job: key, a column per parameter, status, seconds, error, records.
+
+    ``cell`` names the failing cell as Jupyter shows it (``In [17]``), as the error does.
 
     A record whose name clashes with a parameter or a status column is prefixed ``record_``.
     ``frame.attrs["records"]`` lists the record columns.
@@ -70,7 +79,7 @@ def results_frame(jobs: Sequence[Job], results: Sequence[Any]) -> pd.DataFrame:
         row["status"] = data.get("status", "not_run")
         row["seconds"] = data.get("seconds")
         row["error"] = data.get("error")
-        row["cell"] = data.get("cell")
+        row["cell"] = _cell_name(data)
         row["output"] = None if job.output is None else str(job.output)
         for name, value in (data.get("records") or {}).items():
             column = f"record_{name}" if name in row else name
@@ -81,8 +90,6 @@ def results_frame(jobs: Sequence[Job], results: Sequence[Any]) -> pd.DataFrame:
     for column in ("seconds",):
         if column in frame:
             frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    if "cell" in frame:
-        frame["cell"] = frame["cell"].astype("Int64")
     frame.attrs["records"] = list(record_columns)
     return frame
 
@@ -174,12 +181,15 @@ def plot_png(
     for combo, part in groups:
         combo = combo if isinstance(combo, tuple) else (combo,)
         label_rest = ", ".join(f"{n}={v}" for n, v in zip(others, combo, strict=True))
-        for column in columns:
+        for number, column in enumerate(columns):
             values = pd.to_numeric(part[column], errors="coerce")
             xs = [positions[v] for v in part[x].astype(str)]
             name = column[len(prefix) :] or column
             label = ", ".join(s for s in (name, label_rest) if s)
-            axes.plot(xs, values, marker="o", label=label)
+            # one line style and marker per metric: equal values (linear and ridge with a
+            # small penalty) draw over each other, and the styles keep both visible
+            style = _LINE_STYLES[number % len(_LINE_STYLES)]
+            axes.plot(xs, values, label=label, **style)
     axes.set_xticks(range(len(order)))
     axes.set_xticklabels(order, rotation=30, ha="right")
     axes.set_xlabel(x)
@@ -193,6 +203,14 @@ def plot_png(
     figure.savefig(buffer, format="png")
     plt.close(figure)
     return buffer.getvalue()
+
+
+_LINE_STYLES = (
+    {"linestyle": "-", "marker": "o", "markersize": 7},
+    {"linestyle": "--", "marker": "s", "markersize": 5},
+    {"linestyle": ":", "marker": "^", "markersize": 4, "linewidth": 2.5},
+    {"linestyle": "-.", "marker": "D", "markersize": 4},
+)
 
 
 def status_counts(results: Sequence[Any]) -> dict[str, int]:
@@ -219,12 +237,58 @@ def render_report(
         if png
         else "<p>No numeric record to plot (no job finished ok, or none recorded).</p>"
     )
-    table = frame.to_html(index=False, na_rep="", escape=True, classes="results", border=0)
     body = (
         f"<p>{len(frame)} jobs: {html.escape(summary)}.</p>\n{image}\n"
-        f"<h2>Results</h2>\n<div class='scroll'>{table}</div>"
+        f"<h2>Results</h2>\n<div class='scroll results'>{results_table(frame)}</div>"
     )
-    return html_page(title, body, style="table.results{font-size:.85em}")
+    return html_page(title, body, style=_REPORT_STYLE)
+
+
+# The table scrolls inside its box (both ways, its header row kept in view) instead of
+# running off the page; cells keep one line, but errors wrap within a readable width.
+_REPORT_STYLE = """
+div.results{max-height:75vh;overflow:auto;border:1px solid #ddd}
+table.results{font-size:.85em;margin:0}
+table.results th{position:sticky;top:0;z-index:1}
+table.results td{white-space:nowrap}
+table.results td.long{white-space:normal;min-width:24em;max-width:40em}
+"""
+
+_LONG_COLUMNS = {"error", "notes"}
+
+
+def _display(value: Any) -> str:
+    """A table cell's text: floats to six significant digits, missing values empty."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def results_table(frame: pd.DataFrame) -> str:
+    """Return the results as an HTML table (escaped), long text columns marked to wrap."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for values in frame.itertuples(index=False, name=None):
+        cells = "".join(
+            f"<td class='long'>{html.escape(_display(v))}</td>"
+            if column in _LONG_COLUMNS
+            else f"<td>{html.escape(_display(v))}</td>"
+            for column, v in zip(frame.columns, values, strict=True)
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    return (
+        f"<table class='results'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _relative(path: str | None, folder: Path) -> str | None:

@@ -32,6 +32,7 @@ from typing import Any
 from ...errors import KitError
 from ..runner import RunResult, run_notebook
 from .jobs import BatchError, Job, failed_result, kernel_failed_to_start, result_from_dict
+from .lock import hold_folder
 from .store import ResultStore
 
 logger = logging.getLogger(__name__)
@@ -286,14 +287,34 @@ def run_batch(
         The results, in the order of ``jobs`` (reused ones rebuilt from the store).
 
     Raises:
-        BatchError: when two jobs share a key or an output path, or ``workers`` is not a
-            whole number of at least 1.
+        BatchError: when two jobs share a key or an output path, ``workers`` is not a
+            whole number of at least 1, or another process is writing into the folder of
+            a job's output (see :func:`~mlops_kit.execution.batch.lock.hold_folder`).
     """
     check_workers(workers)
     jobs = [_absolute(job) for job in jobs]
     _check_jobs(jobs)
-    own_store = isinstance(store, (str, Path))
-    result_store = ResultStore(store) if own_store else store
+    with contextlib.ExitStack() as held:
+        # one run at a time writes into a folder (another process is refused)
+        for folder in sorted({str(Path(job.output).parent) for job in jobs if job.output}):
+            held.enter_context(hold_folder(folder, purpose="batch"))
+        own_store = isinstance(store, (str, Path))
+        result_store = ResultStore(store) if own_store else store
+        return _run_held(
+            jobs, workers, executor, result_store, own_store, progress, retries_on_kernel_start
+        )
+
+
+def _run_held(
+    jobs: list[Job],
+    workers: int,
+    executor: cf.Executor | None,
+    result_store: ResultStore | None,
+    own_store: bool,
+    progress: Any,
+    retries_on_kernel_start: int,
+) -> list[RunResult]:
+    """The body of :func:`run_batch`, once the output folders are held."""
     results: list[Any] = [None] * len(jobs)
     bar = _Progress(len(jobs), progress)
     try:

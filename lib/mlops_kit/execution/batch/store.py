@@ -18,7 +18,7 @@ from typing import Any
 
 from ...fileio import file_sha256
 from ..runner import RunResult
-from .jobs import Job, job_fingerprint, result_dict
+from .jobs import BatchError, Job, job_fingerprint, result_dict
 
 #: the SQLite file :func:`default_store_path` names inside a batch's output folder
 STORE_NAME = "batch.sqlite"
@@ -29,6 +29,31 @@ RERUN_STATUSES = frozenset({"kernel_died", "timeout", "out_of_memory"})
 
 #: statuses that never produce an executed notebook (refused before a kernel started)
 NO_OUTPUT_STATUSES = frozenset({"bad_parameters", "invalid_notebook"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    fingerprint TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    notebook TEXT NOT NULL,
+    output TEXT,
+    status TEXT NOT NULL,
+    seconds REAL,
+    result TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    finished_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    started_at REAL NOT NULL,
+    jobs INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS file_hashes (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+);
+"""
 
 
 def default_store_path(output_dir: str | Path) -> Path:
@@ -52,36 +77,55 @@ class ResultStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # the batch's main thread is the only writer; results arrive there
         self._db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(
-            """
-            CREATE TABLE IF NOT EXISTS results (
-                fingerprint TEXT PRIMARY KEY,
-                key TEXT NOT NULL,
-                notebook TEXT NOT NULL,
-                output TEXT,
-                status TEXT NOT NULL,
-                seconds REAL,
-                result TEXT NOT NULL,
-                run_id TEXT NOT NULL,
-                finished_at REAL NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS runs (
-                run_id TEXT PRIMARY KEY,
-                started_at REAL NOT NULL,
-                jobs INTEGER NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS file_hashes (
-                path TEXT PRIMARY KEY,
-                size INTEGER NOT NULL,
-                mtime_ns INTEGER NOT NULL,
-                sha256 TEXT NOT NULL
-            );
-            """
-        )
-        self._db.commit()
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._db.commit()
+            problem = self._db.execute("PRAGMA quick_check").fetchone()[0]
+            if problem != "ok":
+                raise sqlite3.DatabaseError(problem)
+        except sqlite3.OperationalError as exc:  # cannot open, read-only, locked, I/O
+            self._db.close()
+            raise BatchError(
+                f"The results database {self.path} cannot be used ({exc}).",
+                "Give the batch an output folder you can write to (--output DIR), and stop "
+                "any other program that has the file open.",
+            ) from exc
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise BatchError(
+                f"The results database {self.path} is damaged or is not a SQLite database "
+                f"({exc}), so the batch cannot tell which jobs already finished.",
+                f"Move it aside (mv {self.path} {self.path}.broken) and run again, or run "
+                "again with --force, which moves it aside and rebuilds it; either way every "
+                "job runs again.",
+            ) from exc
         self.last_run_id: str | None = None
+
+    @classmethod
+    def rebuilt(cls, path: str | Path) -> tuple[ResultStore, str | None]:
+        """Open the store at ``path`` emptied of results (``--force``), even a damaged one.
+
+        A damaged file is moved aside to ``PATH.broken`` (with its ``-wal`` and ``-shm``
+        files) and a new store is created.
+
+        Returns:
+            The store, and a note saying where a damaged file went (None when it was sound).
+        """
+        try:
+            store = cls(path)
+        except BatchError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, sqlite3.OperationalError) or not Path(path).is_file():
+                raise  # not damage: moving the file aside would not help
+            broken = Path(f"{path}.broken")
+            Path(path).replace(broken)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            return cls(path), f"The damaged results database was moved to {broken}."
+        store.forget_results()
+        return store, None
 
     def __enter__(self) -> ResultStore:
         return self
