@@ -56,6 +56,20 @@ def test_level_lookup_rejects_out_of_range():
         maturity.level(5)
 
 
+def test_questions_follow_the_lecture_s_placements():
+    """The lecture: a registry at level 2; an API, monitoring at 3; operation metrics at 1."""
+    placed = {q.id: q.level for q in QUESTIONS}
+    assert placed["operation_metrics"] == 1
+    assert placed["model_registry"] == 2
+    assert placed["model_api"] == 3
+    assert placed["production_monitoring"] == 3
+    assert placed["automatic_retraining"] == 4
+    # level 1 is "hard to reproduce": reproducibility and versioning come with level 2
+    assert {q.principle for q in QUESTIONS if q.level == 1} <= {"P1", "P8"}
+    assert maturity.MICROSOFT_URL.startswith("https://learn.microsoft.com/")
+    assert "level 4" in maturity.SOURCES_NOTE and "level 3" in maturity.SOURCES_NOTE
+
+
 def test_every_level_above_zero_has_questions_and_principles():
     grouped = maturity.principles_by_level()
     for number in range(1, 5):
@@ -94,19 +108,19 @@ def test_assess_needs_every_level_below():
     assert result.level == 0
     assert [q.id for q in result.missing_for_next] == ["ci_builds"]
     assert result.scores[4] == 1.0
-    assert result.scores[1] == 0.75
+    assert result.scores[1] == 0.8
     assert [q.id for q in result.blocked_by] == ["ci_builds"]
 
 
 def test_assess_partial_level_lists_only_the_missing_questions():
     answers = all_yes_up_to(2)
-    answers["model_registry"] = True
+    answers["automated_release"] = True
     result = assess(answers)
     assert result.level == 2
     missing = [q.id for q in result.missing_for_next]
-    assert "model_registry" not in missing
-    assert missing == ["automated_release", "release_tests", "shared_scoring_code"]
-    assert result.scores[3] == 0.25
+    assert "automated_release" not in missing
+    assert missing == ["model_api", "production_monitoring", "release_tests", "shared_scoring_code"]
+    assert result.scores[3] == 0.2
 
 
 def test_unanswered_questions_count_as_no():
@@ -173,7 +187,11 @@ def test_example_answers_file_is_a_learner_after_module_one():
     assert set(answers) == {q.id for q in QUESTIONS}
     result = assess(answers)
     assert result.level == 0
-    assert [q.id for q in result.missing_for_next] == ["unit_tests", "ci_builds"]
+    assert [q.id for q in result.missing_for_next] == [
+        "unit_tests",
+        "ci_builds",
+        "operation_metrics",
+    ]
 
 
 def test_plot_assessment_highlights_the_reached_level():
@@ -232,32 +250,32 @@ LEVEL_FILES: list[dict[str, str]] = [
         ),
         "Makefile": "test:\n\tpytest tests\n\nquality_checks:\n\tblack .\n",
     },
-    {  # 2: tracking and a training flow
+    {  # 2: tracking, a training flow and a registry
         "orchestration/train_flow.py": (
             "import mlflow\nfrom prefect import flow, task\n\n\n@task\n"
             "def train_model(X, y):\n    with mlflow.start_run():\n"
             "        mlflow.log_metric('rmse', 1.0)\n\n\n"
             "@flow\ndef main():\n    train_model(1, 2)\n"
         ),
-    },
-    {  # 3: a registry and automated deployment
         "registry/promote.py": (
             "from mlflow.tracking import MlflowClient\n\nclient = MlflowClient()\n"
             "client.transition_model_version_stage(name='dur', version=2, stage='Production')\n"
         ),
+    },
+    {  # 3: automated deployment and monitoring
         "deployment/Dockerfile": "FROM python:3.11-slim\nCOPY predict.py .\n",
         ".github/workflows/cd-deploy.yml": (
             "name: cd\non:\n  push:\n    branches: [main]\njobs:\n  release:\n"
             "    steps:\n      - name: Deploy the model service\n"
             "        run: ./scripts/release.sh\n"
         ),
-    },
-    {  # 4: monitoring and retraining on drift
         "monitoring/metrics.py": (
             "from evidently import Report\nfrom evidently.presets import DataDriftPreset\n"
         ),
         "monitoring/config/grafana_datasources.yaml": "apiVersion: 1\n",
         "monitoring/grafana/dashboards/drift.json": "{}\n",
+    },
+    {  # 4: retraining on drift
         "monitoring/retrain_on_drift.py": (
             "def retrain_if_drifted(share):\n    if share > 0.3:\n        return True\n"
         ),
@@ -278,9 +296,9 @@ def test_scan_fixture_tree_per_level(tmp_path, level):
     expected = {
         0: {"notebook"},
         1: {"tests", "ci"},
-        2: {"tracking", "orchestration"},
-        3: {"registry", "deployment", "container"},
-        4: {"monitoring", "retraining"},
+        2: {"tracking", "orchestration", "registry"},
+        3: {"deployment", "container", "monitoring"},
+        4: {"retraining"},
     }
     wanted = set().union(*(expected[n] for n in range(level + 1)))
     assert wanted <= result.kinds()
@@ -491,7 +509,10 @@ def test_cli_answers_json(tmp_path, capsys):
     assert main(["maturity", "--answers", str(path), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["assessment"]["level"] == 0
-    assert [m["id"] for m in data["assessment"]["missing_for_next"]] == ["ci_builds"]
+    assert [m["id"] for m in data["assessment"]["missing_for_next"]] == [
+        "ci_builds",
+        "operation_metrics",
+    ]
 
 
 def test_cli_answers_text_and_plot(tmp_path, capsys):

@@ -41,7 +41,18 @@ from .assessment import (
     questions_for_level,
 )
 from .demo import write_demo_project
-from .levels import AREAS, LEVELS, Level, level, levels_table, principles_by_level, reached_level
+from .levels import (
+    AREAS,
+    LECTURE_URL,
+    LEVELS,
+    MICROSOFT_URL,
+    SOURCES_NOTE,
+    Level,
+    level,
+    levels_table,
+    principles_by_level,
+    reached_level,
+)
 from .plot import plot_assessment
 from .scan import (
     EVIDENCE_KINDS,
@@ -57,9 +68,12 @@ from .scan import (
 __all__ = [
     "AREAS",
     "EVIDENCE_KINDS",
+    "LECTURE_URL",
     "LEVELS",
+    "MICROSOFT_URL",
     "QUESTIONS",
     "REQUIREMENTS",
+    "SOURCES_NOTE",
     "Assessment",
     "BadAnswerError",
     "Evidence",

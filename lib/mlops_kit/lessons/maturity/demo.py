@@ -40,20 +40,21 @@ _DEMO_FILES: dict[int, dict[str, str]] = {
         "pipeline/train_flow.py": "import mlflow\nfrom prefect import flow\n\n\n"
         "@flow\ndef train_duration_model(month: str):\n"
         "    with mlflow.start_run():\n        mlflow.log_param('month', month)\n",
-    },
-    3: {
         "pipeline/promote.py": "import mlflow\n\n\n"
         "def promote(run_id: str):\n"
         "    mlflow.register_model(f'runs:/{run_id}/model', 'taxi-duration')\n",
+    },
+    3: {
         "service/Dockerfile": "FROM python:3.11-slim\nCOPY predict.py .\n",
         ".github/workflows/deploy.yml": "name: cd\non:\n  push:\n    branches: [main]\n"
         "jobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n"
         "      - run: docker build service\n",
+        "monitoring/drift.py": "from evidently import Report\n",
+        "monitoring/grafana/dashboard.json": "{}\n",
     },
     4: {
-        "monitoring/drift.py": "from evidently import Report\n\n\n"
-        "def retrain_when_drifted(share: float) -> bool:\n    return share > 0.3\n",
-        "monitoring/grafana/dashboard.json": "{}\n",
+        "monitoring/retrain.py": "def retrain_when_drifted(share: float) -> bool:\n"
+        "    return share > 0.3\n",
     },
 }
 
@@ -62,9 +63,9 @@ def write_demo_project(folder: str | os.PathLike, number: int) -> Path:
     """Write a tiny project whose files evidence maturity level ``number`` (for demos).
 
     Each level adds the files that evidence it on top of the levels below: a notebook
-    (0); a test, a CI workflow and a Makefile test target (1); a tracked training flow (2);
-    a registry call, a Dockerfile and a deploy workflow (3); drift monitoring that
-    retrains (4). Existing files of the same names are overwritten.
+    (0); a test, a CI workflow and a Makefile test target (1); a tracked training flow and a
+    registry call (2); a Dockerfile, a deploy workflow and drift monitoring (3); a
+    retraining trigger (4). Existing files of the same names are overwritten.
 
     Returns:
         The folder.

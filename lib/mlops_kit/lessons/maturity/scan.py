@@ -55,9 +55,9 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement("ci", 1, "CI that runs them on every change", ("ci",)),
     Requirement("tracking", 2, "experiment tracking", ("tracking",)),
     Requirement("pipeline", 2, "a training pipeline run by an orchestrator", ("orchestration",)),
-    Requirement("registry", 3, "a model registry", ("registry",)),
+    Requirement("registry", 2, "a model registry", ("registry",)),
     Requirement("deployment", 3, "automated deployment", ("deployment",)),
-    Requirement("monitoring", 4, "production monitoring", ("monitoring",)),
+    Requirement("monitoring", 3, "monitoring of the deployed model", ("monitoring",)),
     Requirement("retraining", 4, "automatic retraining triggers", ("retraining",)),
 )
 
