@@ -249,8 +249,6 @@ CASES = {
 NOT_YET = {
     "batch a corrupt store",
     "homework check a missing notebook",
-    "maturity --plot a folder",
-    "maturity --plot an unsupported format",
 }
 
 
