@@ -121,5 +121,7 @@ def test_tables_for_the_notebooks():
     assert steps.loc["monitoring", "kit_call"] == "-"
     principles = course.principles_table()
     assert list(principles.index) == [p.id for p in PRINCIPLES]
-    assert principles.loc["P8", "level"] == 4
+    # operation metrics make continuous monitoring start at level 1 (the lecture)
+    assert principles.loc["P8", "level"] == 1
+    assert principles.loc["P3", "level"] == principles.loc["P4", "level"] == 2
     assert principles.loc["P2", "components"] == "C3"

@@ -17,7 +17,9 @@ examples:
 
 An answers file maps question ids to yes/no (see examples/maturity/answers.yaml; run
 `mlops-kit maturity --questions` for the ids). A level counts only when every level below
-it is reached too. The scan is an estimate from what is in the files: read its evidence.
+it is reached too. The scan reads what the files do (CI steps, calls, configurations),
+finds the projects in a repository and reports the best-supported one, with what each
+level has and lacks; it is an estimate: read its evidence.
 """
 
 
@@ -43,6 +45,30 @@ def register(sub) -> None:
     )
     add_json_flag(parser)
     parser.set_defaults(func=handle)
+
+
+#: image formats matplotlib writes without extra packages
+PLOT_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp")
+
+
+def _check_plot_target(out: str) -> None:
+    """Refuse a chart path that is a folder or names a format matplotlib cannot write."""
+    from pathlib import Path
+
+    from ..errors import BadParameterError
+
+    target = Path(out)
+    if target.is_dir():
+        raise BadParameterError(
+            f"--plot {out} is a folder, not an image file.",
+            f"Name a file inside it, e.g. --plot {target / 'maturity.png'}.",
+        )
+    fmt = target.suffix.lstrip(".").lower() or "png"
+    if fmt not in PLOT_FORMATS:
+        raise BadParameterError(
+            f"--plot {out}: a chart cannot be saved as .{fmt}.",
+            f"End the file name with one of: {', '.join('.' + f for f in PLOT_FORMATS)}.",
+        )
 
 
 def _write_plot(result, out: str) -> None:
@@ -109,15 +135,32 @@ def _print_assessment(assessment) -> None:
 
 
 def _print_scan(result, path: str) -> None:
-    print(f"Scan of {path}: estimated level {result.level} ({result.name})")
+    project = result.project
+    print(f"Scan of {path}: level {result.level} ({result.name}), confidence {result.confidence}")
+    print(f"  {result.summary}")
+    print(f"  ({project.confidence_reason})")
+    for check in result.levels:
+        met = "; ".join(r.text for r, _ in check.met)
+        if check.complete:
+            state = f"met: {met}"
+        else:
+            state = "missing: " + "; ".join(r.text for r in check.missing)
+            state += f" (met: {met})" if met else ""
+        print(f"  level {check.number}  {check.name:<32} {state}")
+    where = "the root folder" if project.path == "." else project.path
+    parts = ", ".join(p for p in project.parts if p != project.path)
+    print(f"  Reported project: {where}" + (f" (with its parts {parts})" if parts else ""))
+    others = [p for p in result.projects if p is not project]
+    if others:
+        listed = ", ".join(f"{p.path} (level {p.level})" for p in others[:8])
+        more = f" and {len(others) - 8} more" if len(others) > 8 else ""
+        print(f"  {len(result.projects)} projects found; the others: {listed}{more}")
     print(f"  {result.files_scanned} files looked at; {len(result.evidence)} pieces of evidence:")
     if not result.evidence:
         print("    (none)")
     for item in result.evidence:
-        print(f"    {item.kind:<13} {item.path}: {item.detail}")
-    if result.missing_for_next:
-        wanted = "; ".join(r.text for r in result.missing_for_next)
-        print(f"  Not found for level {result.level + 1}: {wanted}")
+        weak = " (weak)" if item.weak else ""
+        print(f"    {item.kind:<11} {item.where}: {item.detail}{weak}")
     if result.truncated:
         print(f"  Read only in part (size or file cap): {', '.join(result.truncated)}")
 
@@ -127,6 +170,8 @@ def handle(args) -> int:
     from ..errors import BadParameterError
     from ..lessons.maturity import LEVELS, QUESTIONS, assess, load_answers, scan
 
+    if args.plot:
+        _check_plot_target(args.plot)
     assessment = assess(load_answers(args.answers)) if args.answers else None
     result = scan(args.scan) if args.scan else None
     if args.plot and assessment is None and result is None:

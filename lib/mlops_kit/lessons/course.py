@@ -253,7 +253,7 @@ PRINCIPLES: tuple[Principle, ...] = (
         "An experiment can be run again and give the same result: same code, same data, "
         "same environment, same seeds.",
         2,
-        1,
+        2,
         "Pinned packages, the month's file and the seed give the same RMSE on any machine.",
     ),
     Principle(
@@ -262,8 +262,8 @@ PRINCIPLES: tuple[Principle, ...] = (
         "Data, trained models and code are all versioned, so any result can be traced "
         "back and any earlier state restored.",
         2,
-        1,
-        "The model file says which months and which commit produced it.",
+        2,
+        "The registry keeps each model version with the months and the commit behind it.",
     ),
     Principle(
         "P5",
@@ -298,8 +298,8 @@ PRINCIPLES: tuple[Principle, ...] = (
         "Data, model, code, infrastructure and serving performance are assessed "
         "periodically, to catch drift, quality drops and failures.",
         5,
-        4,
-        "A dashboard shows the share of drifted columns and the mean predicted duration.",
+        1,
+        "A dashboard shows the service's latency, then (from level 3) the drifted columns.",
     ),
     Principle(
         "P9",

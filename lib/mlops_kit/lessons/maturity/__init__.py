@@ -21,8 +21,13 @@ The modules, one concern each:
   level needs every level below it (:func:`reached_level`);
 - :mod:`.assessment`: the yes/no questions (:data:`QUESTIONS`) and :func:`assess`, with
   :func:`load_answers` / :func:`coerce_answers` to read answers;
-- :mod:`.scan`: :func:`scan` estimates a project's level from evidence in its files and
-  lists every piece of evidence it used;
+- :mod:`.scan`: :func:`scan` estimates a repository's level from what its files do, with
+  the help of :mod:`.pyfacts` and :mod:`.pyrules` (Python and notebooks), :mod:`.ci` and
+  :mod:`.commands` (CI/CD pipelines and the commands they run), :mod:`.configs` (other
+  configuration files, read with :mod:`.yamlnodes`) and :mod:`.projects` (which folders
+  are projects of their own);
+- :mod:`.evidence`: what was found and the verdict: :class:`Evidence`, the levels'
+  :data:`REQUIREMENTS`, per-level met and missing, confidence, :class:`ScanResult`;
 - :mod:`.plot`: :func:`plot_assessment`, the share of each level met;
 - :mod:`.demo`: :func:`write_demo_project`, a tiny project at a chosen level.
 
@@ -41,29 +46,45 @@ from .assessment import (
     questions_for_level,
 )
 from .demo import write_demo_project
-from .levels import AREAS, LEVELS, Level, level, levels_table, principles_by_level, reached_level
-from .plot import plot_assessment
-from .scan import (
+from .evidence import (
     EVIDENCE_KINDS,
     REQUIREMENTS,
     Evidence,
+    LevelCheck,
+    ProjectResult,
     Requirement,
-    ScanPathError,
     ScanResult,
-    scan,
-    scan_from_evidence,
 )
+from .levels import (
+    AREAS,
+    LECTURE_URL,
+    LEVELS,
+    MICROSOFT_URL,
+    SOURCES_NOTE,
+    Level,
+    level,
+    levels_table,
+    principles_by_level,
+    reached_level,
+)
+from .plot import plot_assessment
+from .scan import ScanPathError, scan, scan_from_evidence
 
 __all__ = [
     "AREAS",
     "EVIDENCE_KINDS",
+    "LECTURE_URL",
     "LEVELS",
+    "MICROSOFT_URL",
     "QUESTIONS",
     "REQUIREMENTS",
+    "SOURCES_NOTE",
     "Assessment",
     "BadAnswerError",
     "Evidence",
     "Level",
+    "LevelCheck",
+    "ProjectResult",
     "Question",
     "Requirement",
     "ScanPathError",

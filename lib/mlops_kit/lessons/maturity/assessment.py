@@ -51,14 +51,14 @@ QUESTIONS: tuple[Question, ...] = (
         "code_in_git",
         "Is all the project's code (notebooks, scripts) under version control such as git?",
         1,
-        "P4",
+        "P1",
         "put the notebooks and scripts in a git repository",
     ),
     Question(
         "data_by_script",
         "Is the training data fetched by a script or pipeline rather than by hand?",
         1,
-        "P3",
+        "P1",
         "download the months with a script (mlops-kit data fetch) instead of by hand",
     ),
     Question(
@@ -74,6 +74,13 @@ QUESTIONS: tuple[Question, ...] = (
         1,
         "P1",
         "add a CI workflow (e.g. GitHub Actions) that runs the tests on every push",
+    ),
+    Question(
+        "operation_metrics",
+        "Does the running application report operation metrics (requests, latency, errors)?",
+        1,
+        "P8",
+        "collect the service's requests, latency and errors on a dashboard (module 5)",
     ),
     # level 2: automated training
     Question(
@@ -91,11 +98,13 @@ QUESTIONS: tuple[Question, ...] = (
         "turn training into a parametrized pipeline an orchestrator runs (module 3)",
     ),
     Question(
-        "models_versioned",
-        "Are trained models versioned and kept with the code and data that made them?",
+        "model_registry",
+        "Are trained models kept as versions in a model registry, each traceable to the run "
+        "that made it, rather than copied around as files?",
         2,
         "P4",
-        "store each model with its version, its data months and its commit",
+        "register models in a model registry (module 2); the lecture calls it worth it once "
+        "a team runs two or three models or more",
     ),
     Question(
         "reproducible_env",
@@ -113,19 +122,27 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     # level 3: automated model deployment
     Question(
-        "model_registry",
-        "Are models promoted through a registry (an alias or stage marks the served one), "
-        "not copied as files?",
-        3,
-        "P4",
-        "register models and promote them through a model registry (module 2)",
-    ),
-    Question(
         "automated_release",
-        "Does a CI/CD pipeline deploy a new model without manual steps?",
+        "Does a pipeline take a trained model to production without manual steps "
+        "(data preparation > training > deployment)?",
         3,
         "P1",
         "let a CD pipeline build and deploy the model service (modules 4 and 6)",
+    ),
+    Question(
+        "model_api",
+        "Is a deployed model an API call, on an ML platform or a service of your own?",
+        3,
+        "P1",
+        "serve the model behind an API: a web service, a serverless function or a "
+        "platform endpoint (module 4)",
+    ),
+    Question(
+        "production_monitoring",
+        "Does every deployment come with monitoring of the model's inputs and predictions?",
+        3,
+        "P8",
+        "monitor inputs and predictions for drift with a tool such as Evidently (module 5)",
     ),
     Question(
         "release_tests",
@@ -143,20 +160,6 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     # level 4: full MLOps automated operations
     Question(
-        "production_monitoring",
-        "Are the deployed model's inputs and predictions monitored for drift and quality?",
-        4,
-        "P8",
-        "monitor inputs and predictions for drift with a tool such as Evidently (module 5)",
-    ),
-    Question(
-        "service_metrics",
-        "Does the deployed service send its metrics to dashboards and alerts?",
-        4,
-        "P8",
-        "send the service's metrics to a dashboard with alerts, e.g. Grafana (module 5)",
-    ),
-    Question(
         "automatic_retraining",
         "Does drift or a quality drop trigger retraining automatically?",
         4,
@@ -165,10 +168,11 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     Question(
         "automatic_promotion",
-        "Are retrained models evaluated and promoted automatically by a policy?",
+        "Are retrained models evaluated, promoted and deployed automatically by a policy?",
         4,
         "P6",
-        "promote a retrained model only when it beats the current one on fresh data",
+        "promote a retrained model only when it beats the current one on fresh data, and let "
+        "the release pipeline deploy it",
     ),
 )
 

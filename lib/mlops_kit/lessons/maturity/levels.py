@@ -1,5 +1,9 @@
 """The five levels of the MLOps maturity model, as data.
 
+The course's lecture (:data:`LECTURE_URL`) teaches Microsoft's five-level model
+(:data:`MICROSOFT_URL`) with a few placements of its own, which the kit follows; where the
+two sources differ is said once, in :data:`SOURCES_NOTE`.
+
 :data:`LEVELS` holds each level's name, a one-sentence summary, its technology and its
 traits in four areas (:data:`AREAS`: people, model creation, model release, application
 integration), restated in our own words. :func:`levels_table` turns them into a DataFrame
@@ -42,12 +46,29 @@ class Level:
     application_integration: tuple[str, ...]
 
 
+#: the course's lecture on the maturity model (MLOps Zoomcamp, module 1, video 1.5)
+LECTURE_URL = "https://www.youtube.com/watch?v=XwTH8BDGzYk"
+#: Microsoft's page that the lecture follows (Azure Architecture Center)
+MICROSOFT_URL = "https://learn.microsoft.com/azure/architecture/ai-ml/guide/mlops-maturity-model"
+#: where the kit's placements depart from Microsoft's page, and why
+SOURCES_NOTE = (
+    "The kit follows the lecture's placements. The lecture puts a model registry at "
+    "level 2, an ML platform that serves models behind an API call and monitoring (as part "
+    "of deployment) at level 3, and operation metrics already at level 1. Microsoft's page "
+    "keeps the deployed model's metrics at level 4 and says 'model management' at level 2; "
+    "its revised wording also adds what the lecture predates: managed feature stores and "
+    "scheduled or event-driven training jobs at level 2, artifacts promoted across "
+    "workspaces through registries at level 3, policy-based promotion and feature-freshness "
+    "monitoring at level 4."
+)
+
 LEVELS: tuple[Level, ...] = (
     Level(
         0,
         "No MLOps",
-        "The model's life cycle is hard to manage: each release hurts, teams work apart and "
-        "nobody sees how the model behaves once it is deployed.",
+        "The model's life cycle is hard to manage: everything is done by hand in notebooks, "
+        "each release hurts and nobody sees how the model behaves once it is deployed. Good "
+        "enough for a proof of concept.",
         technology=(
             "builds and deployments by hand",
             "model and application tested by hand",
@@ -77,12 +98,14 @@ LEVELS: tuple[Level, ...] = (
     Level(
         1,
         "DevOps but no MLOps",
-        "Application releases are automated, but every new model still needs the data team, "
-        "results are hard to reproduce and production feedback is thin.",
+        "Application releases are automated, tested and watched through operation metrics, "
+        "but none of it knows about ML: no experiment tracking, results are hard to "
+        "reproduce and every new model still needs the data team.",
         technology=(
-            "automated builds",
-            "automated tests for the application code",
+            "automated builds and releases (CI/CD)",
+            "unit and integration tests for the application code",
             "code under version control",
+            "operation metrics of the running application (requests, latency, errors)",
         ),
         people=(
             "the three roles still work in silos",
@@ -109,18 +132,18 @@ LEVELS: tuple[Level, ...] = (
     Level(
         2,
         "Automated training",
-        "Training runs in a managed, traceable environment, so a model is easy to "
-        "reproduce; releases are still manual but cause little friction.",
+        "Training is a tracked pipeline that runs again without a notebook, so a model is "
+        "easy to reproduce; releases are still manual but cause little friction.",
         technology=(
-            "automated model training",
-            "central tracking of training runs and their metrics",
-            "model management (versions of trained models)",
-            "recurring training on a schedule or an event",
-            "a managed feature store",
+            "a training pipeline instead of notebook cells",
+            "experiment tracking: every training run and its metrics in one place",
+            "a model registry (worth it once a team runs two or three models or more)",
+            "training run again on a schedule or an event",
             "training environments defined and managed as code",
         ),
         people=(
-            "data scientists and data engineers turn experiment code into repeatable jobs",
+            "data scientists work with engineers in the same team to turn experiments "
+            "into repeatable jobs",
             "software engineers still receive the model from others",
         ),
         model_creation=(
@@ -130,7 +153,7 @@ LEVELS: tuple[Level, ...] = (
             "training code and trained models are both versioned",
         ),
         model_release=(
-            "a manual release",
+            "a manual release, with little friction",
             "the scoring script is versioned and tested",
             "the software engineering team manages releases",
         ),
@@ -143,13 +166,15 @@ LEVELS: tuple[Level, ...] = (
     Level(
         3,
         "Automated model deployment",
-        "Releases are automatic and low-friction, every deployment can be traced back to "
-        "its data, and the whole chain train > test > production is managed.",
+        "Deploying a model is easy and automatic: data preparation, training and "
+        "deployment form one pipeline, a deployed model is an API call on an ML platform, "
+        "and monitoring comes with every deployment.",
         technology=(
-            "A/B testing of model performance built into deployment",
+            "a pipeline deploys the model: data preparation > training > deployment",
+            "an ML platform where a deployed model is an API call",
+            "monitoring of the deployed model as part of deployment",
+            "A/B testing of model performance (the course does not cover it)",
             "automated tests for all code",
-            "central tracking of training performance",
-            "artifacts promoted between environments through a registry",
         ),
         people=(
             "data scientists and data engineers turn experiments into repeatable jobs",
@@ -176,14 +201,14 @@ LEVELS: tuple[Level, ...] = (
     Level(
         4,
         "Full MLOps automated operations",
-        "The whole system is automated and easy to watch; production tells the team how to "
-        "improve and can retrain and promote a better model by itself, close to zero downtime.",
+        "Everything above works together without a person: production metrics start "
+        "retraining, and a better model is evaluated, promoted and deployed by itself, close "
+        "to zero downtime.",
         technology=(
-            "automated training and testing of models",
+            "automated training and deployment combined",
+            "retraining triggered by a schedule or by drift and quality signals",
+            "retrained models promoted by a policy and deployed automatically",
             "detailed, central metrics from the deployed model",
-            "retraining triggered automatically by drift or regression signals",
-            "models promoted automatically by policy",
-            "the health and freshness of computed features monitored",
         ),
         people=(
             "data scientists also work with software engineers to pick the data markers to watch",
