@@ -29,13 +29,6 @@ STATUSES = (
 )
 """Every status a :class:`RunResult` can carry."""
 
-# How a kernel dies when it runs out of memory (getattr: Windows lacks most of them).
-SIGNALS_UNDER_MEMORY_CAP = {
-    getattr(signal, name)
-    for name in ("SIGKILL", "SIGSEGV", "SIGABRT", "SIGBUS")
-    if hasattr(signal, name)
-}
-
 
 def is_no_such_kernel(exc: BaseException) -> bool:
     """True when the kernel could not start because no kernelspec has its name."""
@@ -146,36 +139,63 @@ def classify(
             else "check that ipykernel is installed in this environment "
             "(`python -m ipykernel_launcher --help`) and that the machine has free memory"
         )
+        said = _last_words(attempt)
         return "kernel_died", {
-            "error": f"The kernel failed to start twice ({exception_line(exc)}). Fix: {hint}.",
+            "error": f"The kernel failed to start twice ({exception_line(exc)}). Fix: {hint}."
+            + (f" The sandbox said: {said}" if said else ""),
         }
 
-    # The kernel died mid-run: a crash, os._exit, or the memory cap.
+    # The kernel died mid-run: a crash, os._exit, its own signal, or the memory cap.
     process = getattr(attempt.km, "kit_process", None)
     code = process.poll() if process is not None else None
-    if limits.memory_mb and code is not None and code < 0 and -code in SIGNALS_UNDER_MEMORY_CAP:
+    account = (attempt.sandbox_end or {}).get("monitor") or {}
+    peak = _peak(account)
+    if limits.memory_mb and account.get("memory_cap_hit"):
+        held = account.get("rss_peak_kb")
+        held = f", its processes holding {held // 1024:,} MiB" if isinstance(held, int) else ""
         return "out_of_memory", {
             "cell": current,
             "error": (
-                f"The kernel was killed by {_signal_name(-code)} in {where} while "
-                f"capped at {limits.memory_mb} MiB of memory. Fix: use less memory (read "
-                "fewer columns or rows, free big objects) or ask for a larger memory cap."
+                f"The kernel hit its memory cap of {limits.memory_mb} MiB in {where}{held}, "
+                "and was stopped. Fix: use less memory (read fewer columns or rows, free "
+                "big objects) or ask for a larger memory cap."
             ),
         }
+    sig, exit_code = account.get("signal"), account.get("exit")
+    if not account and code is not None:
+        sig, exit_code = (-code, None) if code < 0 else (None, code)
     how = (
-        f"exit code {code}"
-        if code is not None and code >= 0
-        else (f"signal {_signal_name(-code)}" if code is not None else exception_line(exc))
+        f"killed by {_signal_name(sig)}"
+        if sig
+        else (f"exit code {exit_code}" if exit_code is not None else exception_line(exc))
+    )
+    capped = (
+        f", under a memory cap of {limits.memory_mb} MiB it did not reach"
+        if (limits.memory_mb and account)
+        else ""
     )
     return "kernel_died", {
         "cell": current,
         "error": (
-            f"The kernel died in {where} ({how}). A notebook that calls os._exit or "
-            "sys.exit with an error code, crashes a C extension, or is killed by the "
-            "system for using too much memory ends like this. Fix: open the output "
-            "notebook to see the last output, then run that cell alone in Jupyter."
+            f"The kernel died in {where} ({how}{peak}{capped}). A notebook that calls os._exit, "
+            "kills its own process, closes the kernel's connections, or crashes a C "
+            "extension ends like this. Fix: open the output notebook to see the last "
+            "output, then run that cell alone in Jupyter."
         ),
     }
+
+
+def _peak(account: dict) -> str:
+    kb = account.get("vm_peak_kb") if isinstance(account, dict) else None
+    return f"; its address space peaked at {kb // 1024:,} MiB" if isinstance(kb, int) and kb else ""
+
+
+def _last_words(attempt: Attempt) -> str:
+    """The last line the sandbox or the kernel wrote on stderr, cut short (may be empty)."""
+    end = attempt.sandbox_end or {}
+    tail = end.get("stderr_tail") if isinstance(end, dict) else None
+    lines = [line.strip() for line in str(tail or "").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
 
 
 def _signal_name(number: int) -> str:
