@@ -91,28 +91,56 @@ def _status_kb(pid: int, field: str) -> int:
     return 0
 
 
-def resident_kb(exclude: int, group: int | None = None) -> int:
-    """Resident memory (KiB) of every process visible in /proc but ``exclude``.
-
-    With ``group``, only the processes of that process group (the kernel and its children
-    when this monitor is not PID 1 of a namespace of its own).
-    """
-    page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
-    total = 0
+def _watched(exclude: int, group: int | None) -> list[str]:
+    """The pids (as text) of the processes whose memory counts."""
     try:
         names = os.listdir("/proc")
     except OSError:
-        return 0
+        return []
+    found = []
     for name in names:
         if not name.isdigit() or int(name) == exclude:
             continue
-        try:
-            if group is not None:
+        if group is not None:
+            try:
                 with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as handle:
                     if int(handle.read().rsplit(")", 1)[1].split()[2]) != group:
                         continue
+            except (OSError, ValueError, IndexError):
+                continue
+        found.append(name)
+    return found
+
+
+def resident_kb(exclude: int, group: int | None = None) -> int:
+    """Memory (KiB) held by every process visible in /proc but ``exclude``.
+
+    With ``group``, only the processes of that process group (the kernel and its children
+    when this monitor is not PID 1 of a namespace of its own). Resident sizes are added up
+    first, which is cheap but counts the pages forked processes share once per process;
+    only when that sum passes the cap does :func:`proportional_kb` count them once.
+    """
+    page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
+    total = 0
+    for name in _watched(exclude, group):
+        try:
             with open(f"/proc/{name}/statm", encoding="ascii") as handle:
                 total += int(handle.read().split()[1]) * page_kb
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def proportional_kb(exclude: int, group: int | None = None) -> int:
+    """Like :func:`resident_kb`, each shared page split among its sharers (``Pss``)."""
+    total = 0
+    for name in _watched(exclude, group):
+        try:
+            with open(f"/proc/{name}/smaps_rollup", encoding="ascii") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+                        break
         except (OSError, ValueError, IndexError):
             continue
     return total
@@ -195,7 +223,10 @@ def run(
     while status is None:
         time.sleep(POLL_SECONDS)
         account["vm_peak_kb"] = max(account["vm_peak_kb"], _status_kb(child, "VmPeak"))
-        rss = resident_kb(os.getpid(), None if own_namespace else child)
+        group = None if own_namespace else child
+        rss = resident_kb(os.getpid(), group)
+        if cap_kb and rss > cap_kb:  # shared pages counted once per sharer: count them once
+            rss = proportional_kb(os.getpid(), group)
         account["rss_peak_kb"] = max(account["rss_peak_kb"], rss)
         if cap_kb and rss > cap_kb:
             account["memory_cap_hit"] = True
