@@ -201,7 +201,8 @@ for fd in (0, 1, 2):
         done[f"tiocsti_{fd}"] = exc.strerror
 for path in ("/proc/1/environ", "/proc/1/mem", "/proc/1/fd"):
     try:
-        done[path] = "read:" + str(os.listdir(path) if path.endswith("fd") else open(path, "rb").read(20))
+        shown = os.listdir(path) if path.endswith("fd") else open(path, "rb").read(20)
+        done[path] = "read:" + str(shown)
     except OSError as exc:
         done[path] = exc.strerror
 for program in (["su", "-c", "id"], ["sudo", "-n", "id"], ["mount", "-t", "tmpfs", "x", "/tmp"]):

@@ -129,7 +129,8 @@ def test_root_s_kernel_runs_as_a_fresh_unprivileged_user(tmp_path):
         "import os\n"
         "print(os.getuid(), os.getgid(), os.getgroups())\n"
         "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])\n"
-        "try:\n    open('root-only.txt').read(); print('read')\nexcept OSError as e: print(e.errno)\n"
+        "try:\n    open('root-only.txt').read(); print('read')\n"
+        "except OSError as e: print(e.errno)\n"
         "try:\n    open('/etc/shadow').read(); print('read')\nexcept OSError as e: print(e.errno)\n"
     )
     done, report = launch(tmp_path, code=code)
@@ -172,7 +173,8 @@ def test_launcher_cuts_the_network_loopback_included(tmp_path, server):
     code = (
         "import socket\n"
         "try:\n"
-        f"    print(socket.create_connection(('127.0.0.1', {server}), timeout=3).recv(5).decode())\n"
+        f"    conn = socket.create_connection(('127.0.0.1', {server}), timeout=3)\n"
+        "    print(conn.recv(5).decode())\n"
         "except OSError as exc:\n    print('refused', exc.errno)\n"
     )
     cut, report = launch(tmp_path, code=code)
