@@ -461,3 +461,27 @@ def test_read_only_lets_the_kernel_write_only_in_its_folder(tmp_path):
     assert not outside.exists() and not beside.exists()
     assert (work / "inside.txt").exists()
     assert locked.notes == []
+
+
+@needs_isolation
+def test_the_work_folder_is_given_back_after_the_kernel_is_killed(tmp_path):
+    """The runner ends kernels with SIGKILL; the lent folder still returns to its owner."""
+    if os.geteuid() != 0:
+        pytest.skip("folders are lent to another uid only when the grader is root")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "mine.txt").write_text("x")
+    nb = json.loads(fx("no_parameters").read_text())
+    nb["cells"][1]["source"] = "open('made.txt', 'w').write('y')"
+    stages = set(Path("/tmp").glob("mlops-kit-stage-*"))
+    result = run_notebook(nb, cwd=work, limits=Limits(read_only=True), timeout_cell=30)
+    assert result.status == "ok", result.error
+    deadline = time.monotonic() + 10
+    owners = {}
+    while time.monotonic() < deadline:
+        owners = {p.name: p.stat().st_uid for p in [work, *work.iterdir()]}
+        if set(owners.values()) == {0}:
+            break
+        time.sleep(0.1)
+    assert owners == {"work": 0, "mine.txt": 0, "made.txt": 0}
+    assert set(Path("/tmp").glob("mlops-kit-stage-*")) <= stages  # staging removed

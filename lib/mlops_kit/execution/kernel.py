@@ -59,12 +59,23 @@ def kernel_classes() -> tuple[type, type]:
 def _build_classes() -> dict[str, type]:
     from jupyter_client.manager import AsyncKernelManager
     from papermill.clientwrap import PapermillNotebookClient
-    from traitlets import List, Unicode
+    from traitlets import Int, List, Unicode
 
     class KitKernelManager(AsyncKernelManager):
         """A kernel manager that may prefix the kernel's argv with the sandbox launcher."""
 
         launcher = List(Unicode(), default_value=[])
+        max_message = Int(0)  # bytes; 0: no cap
+
+        def client(self, **kwargs):
+            kc = super().client(**kwargs)
+            if self.max_message:
+                # A notebook cannot make the runner allocate a gigabyte with one display:
+                # ZeroMQ drops a larger message before anyone holds it in memory.
+                import zmq
+
+                kc.context.setsockopt(zmq.MAXMSGSIZE, self.max_message)
+            return kc
 
         def format_kernel_cmd(self, extra_arguments=None):
             cmd = super().format_kernel_cmd(extra_arguments)
@@ -317,6 +328,9 @@ def execute_once(
     report = private / f"{sockets.name}-sandbox.json"
     where = {"transport": "ipc", "ip": str(sockets / "k")} if TRANSPORT == "ipc" else {}
     km = km_class(kernel_name=kernel_name, connection_file=str(sockets / "kernel.json"), **where)
+    if limits.output_bytes:
+        # one message past this is refused by ZeroMQ before the runner holds it in memory
+        km.max_message = max(4 * int(limits.output_bytes), 1 << 24)
     if limits.needs_sandbox and os.name == "posix":
         km.launcher = launcher_argv(
             limits,

@@ -114,6 +114,18 @@ def classify(
                     "the cells after it did not run."
                 ]
             }
+    if name == "CellTimeoutError" and limits.output_bytes and "IOPub" in str(exc):
+        # its output stopped arriving: the runner refuses one message past a few times the
+        # output cap (ZeroMQ drops it unread), so a notebook cannot exhaust the runner's memory
+        return "output_too_large", {
+            "cell": current,
+            "error": (
+                f"Cell {current} (`{_cell_source(nb, current)}`) sent an output too large to "
+                f"receive (far past the cap of {limits.output_bytes:,} bytes), so the run "
+                "was stopped. Fix: print summaries (df.head(), shapes, a few numbers) "
+                "instead of whole tables."
+            ),
+        }
     if name == "CellTimeoutError" or (attempt.total_deadline_hit and attempt.started):
         if attempt.total_deadline_hit:
             what = f"the whole run took more than its {timeout_total:g} s budget"
@@ -145,6 +157,17 @@ def classify(
             + (f" The sandbox said: {said}" if said else ""),
         }
 
+    if name not in ("DeadKernelError", "CellExecutionError", "CellTimeoutError"):
+        # not a death: the runner stopped a kernel whose messages it could not handle
+        return "kernel_died", {
+            "cell": current,
+            "error": (
+                f"The runner stopped the kernel in {where}: it could not read what the kernel "
+                f"sent ({exception_line(exc)[:300]}). A notebook that tampers with the "
+                "kernel's messages ends like this. Fix: run the notebook as it is meant to "
+                "be run, top to bottom in a fresh kernel."
+            ),
+        }
     # The kernel died mid-run: a crash, os._exit, its own signal, or the memory cap.
     process = getattr(attempt.km, "kit_process", None)
     code = process.poll() if process is not None else None

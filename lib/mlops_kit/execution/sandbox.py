@@ -107,16 +107,41 @@ def _prctl(option: int, value: int) -> None:
 # --------------------------------------------------------------------------- the launcher
 
 
-def _chown_tree(path: str, uid: int, gid: int) -> None:
-    """Give a folder (or file) and what it holds to uid:gid, never following a link."""
-    os.chown(path, uid, gid, follow_symlinks=False)
+def _walk(path: str) -> list[str]:
+    """``path`` and everything below it, links not followed."""
+    found = [path]
     if os.path.isdir(path) and not os.path.islink(path):
         for folder, dirs, files in os.walk(path):
-            for name in dirs + files:
-                try:
-                    os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
-                except OSError:
-                    pass
+            found += [os.path.join(folder, name) for name in dirs + files]
+    return found
+
+
+def _lend(path: str, uid: int) -> dict[str, tuple[int, int]]:
+    """Give a folder and what it holds to ``uid`` for the run; return the owners to restore."""
+    owners = {}
+    for entry in _walk(path):
+        try:
+            info = os.lstat(entry)
+            owners[entry] = (info.st_uid, info.st_gid)
+            os.chown(entry, uid, uid, follow_symlinks=False)
+        except OSError:
+            pass
+    return owners
+
+
+def _give_back(path: str, owners: dict[str, tuple[int, int]]) -> None:
+    """Restore each file's owner; files the kernel made go to the folder's owner.
+
+    Runs after the sandbox is gone (its PID namespace ended with its first process), so
+    nothing changes the tree meanwhile; links are changed themselves, never followed.
+    """
+    default = owners.get(path, (0, 0))
+    for entry in _walk(path):
+        uid, gid = owners.get(entry, default)
+        try:
+            os.chown(entry, uid, gid, follow_symlinks=False)
+        except OSError:
+            pass
 
 
 def _stage(paths: list[str], stage: str) -> dict[str, str]:
@@ -268,6 +293,44 @@ def _plan(args: argparse.Namespace) -> dict:
     }
 
 
+def _start_janitor(child: int, owners: dict, stage_dir: str | None, close: tuple) -> None:
+    """Fork a process that, once this launcher and the sandbox are gone, tidies up after them.
+
+    The runner ends a kernel by killing this launcher's process group with SIGKILL, so the
+    launcher itself cannot give its folders back (their files belong to the kernel's uid for
+    the run) nor remove its staging folder. The janitor leaves the group (a session of its
+    own), waits for the launcher to end (its pipe closes) and for the sandbox to end, does
+    both, and exits.
+    """
+    import select
+
+    alive_r, alive_w = os.pipe()
+    try:
+        sandbox = os.pidfd_open(child)
+    except (AttributeError, OSError):
+        sandbox = None
+    if os.fork():
+        os.close(alive_r)
+        if sandbox is not None:
+            os.close(sandbox)
+        os.set_inheritable(alive_w, False)  # held until this launcher ends, by no one else
+        return
+    try:
+        os.setsid()
+        os.close(alive_w)
+        for fd in close:
+            os.close(fd)
+        os.read(alive_r, 1)  # returns when the launcher has ended
+        if sandbox is not None:
+            select.select([sandbox], [], [], 60)
+        for path, lent in owners.items():
+            _give_back(path, lent)
+        if stage_dir:
+            shutil.rmtree(stage_dir, ignore_errors=True)
+    finally:
+        os._exit(0)
+
+
 def _run_bwrap(args: argparse.Namespace, command: list[str], report: dict) -> int:
     plan = _plan(args)
     if plan["bwrap"] is None:
@@ -276,11 +339,8 @@ def _run_bwrap(args: argparse.Namespace, command: list[str], report: dict) -> in
         print(f"mlops_kit.execution.sandbox: bubblewrap is missing. {INSTALL_FIX}", file=sys.stderr)
         return 126
     owners = {}
-    if plan["drop"]:
-        for path in plan["rw"]:
-            info = os.lstat(path)
-            owners[path] = (info.st_uid, info.st_gid)
-            _chown_tree(path, plan["uid"], plan["uid"])
+    if plan["drop"]:  # its own folders are lent to the kernel's uid for the run
+        owners = {path: _lend(path, plan["uid"]) for path in plan["rw"]}
     if plan["stage"]:
         plan["stage_dir"] = tempfile.mkdtemp(prefix="mlops-kit-stage-", dir="/tmp")
         os.chmod(plan["stage_dir"], 0o711)
@@ -306,16 +366,9 @@ def _run_bwrap(args: argparse.Namespace, command: list[str], report: dict) -> in
         _sandbox_child(args, command, plan, {"out": out_w, "status": status_w})
     os.close(out_w)
     os.close(status_w)
-    try:
-        code, tail, status = _collect(child, out_r, status_r)
-    finally:
-        for path, (uid, gid) in owners.items():
-            try:
-                _chown_tree(path, uid, gid)
-            except OSError:
-                pass
-        if plan["stage_dir"]:
-            shutil.rmtree(plan["stage_dir"], ignore_errors=True)
+    if owners or plan["stage_dir"]:
+        _start_janitor(child, owners, plan["stage_dir"], (out_r, status_r))
+    code, tail, status = _collect(child, out_r, status_r)
     report["stderr_tail"] = tail.decode("utf-8", "replace")
     try:
         account = json.loads(status.decode("utf-8").splitlines()[0]) if status else None
