@@ -27,7 +27,14 @@ from typing import Any
 from .cohorts import HomeworkError
 from .submissions import FORM_SUFFIXES, MAX_FORM_BYTES, SubmissionError, read_submission
 
-__all__ = ["FORM_SUFFIXES", "FormAnswers", "FormError", "parse_form_text", "read_form"]
+__all__ = [
+    "FORM_SUFFIXES",
+    "FormAnswers",
+    "FormError",
+    "parse_form_bytes",
+    "parse_form_text",
+    "read_form",
+]
 
 #: a number typed with more characters than this stays text (and is flagged invalid)
 MAX_NUMBER_TEXT = 40
@@ -169,11 +176,20 @@ def read_form(path: str | Path) -> FormAnswers:
         data = read_submission(path, MAX_FORM_BYTES)
     except SubmissionError as exc:
         raise FormError(exc.problem, exc.fix) from exc
+    return parse_form_bytes(data, str(path))
+
+
+def parse_form_bytes(data: bytes, where: str) -> FormAnswers:
+    """Parse a form export's bytes (UTF-8, with or without a BOM); ``where`` names the file.
+
+    Raises:
+        FormError: not UTF-8 text, or an unknown shape.
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FormError(
-            f"Cannot read the form file {path}: it is not UTF-8 text ({exc.reason}).",
+            f"Cannot read the form file {where}: it is not UTF-8 text ({exc.reason}).",
             "Save the export as UTF-8 text.",
         ) from exc
-    return parse_form_text(text, path.suffix.lower(), where=str(path))
+    return parse_form_text(text, Path(where).suffix.lower(), where=where)

@@ -17,11 +17,10 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from .cohorts import Cohort
-from .forms import FormError, parse_form_text
+from .forms import FormError, parse_form_bytes
 from .gradebook import Grade, QuestionGrade
 from .keys import INPUTS_RECORD, Key, answers_from_records
 from .options import VALUE_TOLERANCE, closest_option, to_number
@@ -155,14 +154,7 @@ def form_grade(
 ) -> Grade:
     """Grade one form export from its bytes (no code runs)."""
     try:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise FormError(
-                f"Cannot read the form file {where}: it is not UTF-8 text ({exc.reason}).",
-                "Save the export as UTF-8 text.",
-            ) from exc
-        form = parse_form_text(text, Path(where).suffix.lower(), where=where)
+        form = parse_form_bytes(data, where)
     except FormError as exc:
         return Grade(
             student=student,
