@@ -25,10 +25,12 @@ def write_class(scratch: Path, subs: Path, key: Path, out: Path, *, victims: int
     marker = scratch / "canary" / "PWNED-forkserver.txt"
     expect: dict[str, dict] = {}
 
-    def notebook(name: str, cells: list[str], after: int | None = None, **what) -> None:
+    def notebook(name: str, cells: list[str], after: int | None = None, kernel=None, **what):
         nb = sol
         for source in cells:
             nb = hw.insert_code(nb, source, after=after)
+        if kernel:  # the notebook asks for another kernel: the grader runs python3 anyway
+            nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel}
         hw.write(nb, subs / name)
         expect[name] = what
 
@@ -85,6 +87,7 @@ def write_class(scratch: Path, subs: Path, key: Path, out: Path, *, victims: int
     notebook(
         "a12_killer.ipynb",
         ["import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint('still here')"],
+        kernel="bash-outside-the-sandbox",
         status="graded",
         score=6.0,
     )

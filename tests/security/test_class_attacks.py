@@ -9,6 +9,7 @@ nothing stops them, so the tests that say "it failed" can fail.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -316,20 +317,28 @@ def test_grading_refuses_to_run_unsandboxed_without_unsafe(tmp_path, practice_ke
 # ----------------------------------------------------------------------------- ordinary user
 
 
-@pytest.fixture(scope="module")
-def learner_account():
-    """An ordinary user made for these tests (removed after), or a skip saying why not."""
+@contextlib.contextmanager
+def _ordinary_user():
+    """A throw-away ordinary user (its passwd entry), removed afterwards; or a skip."""
     if os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("setpriv") is None:
         pytest.skip("making an ordinary user needs root, useradd and setpriv")
-    name = f"mlopskit{os.getpid() % 100000}"
+    import pwd
+
+    name = f"mlopsks{os.getpid() % 100000}"
     made = subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
                           capture_output=True, text=True)  # fmt: skip
     if made.returncode != 0:
         pytest.skip(f"useradd failed: {made.stderr.strip()}")
-    import pwd
-
-    entry = pwd.getpwnam(name)
     try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def learner_account():
+    """An ordinary user who can run the kit's Python, or a skip saying why not."""
+    with _ordinary_user() as entry:
         probe = subprocess.run(
             ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups",
              PY, "-c", "import subprocess, sys; subprocess.run([sys.executable, '-c', "
@@ -337,13 +346,12 @@ def learner_account():
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         if probe.returncode != 0:
+            last = (probe.stderr.strip().splitlines() or [""])[-1]
             pytest.skip(
                 "an ordinary user cannot run this Python here (its installation is in a "
-                f"folder only root may enter): {probe.stderr.strip()[-200:]}"
+                f"folder only root may enter): {last[-200:]}"
             )
         yield entry
-    finally:
-        subprocess.run(["userdel", name], capture_output=True)
 
 
 def test_the_class_graded_as_an_ordinary_user(tmp_path_factory, practice_key_path, isolation,
@@ -365,3 +373,58 @@ def test_the_class_graded_as_an_ordinary_user(tmp_path_factory, practice_key_pat
         check_class(graded)
     finally:
         shutil.rmtree(setup["tmp"], ignore_errors=True)
+
+
+def test_the_sandbox_as_an_ordinary_user_hides_the_user_s_own_files(tmp_path, learner_system):
+    """The launcher run by an ordinary user (the system's Python, which any user may run):
+    its kernel is that user in a user namespace, and sees none of the user's files."""
+    uid, gid, python = learner_system
+    home = tmp_path / "home"
+    work = tmp_path / "work"
+    for folder in (home, work):
+        folder.mkdir()
+        os.chown(folder, uid, gid)
+    (home / "notes.txt").write_text("the user's own file")
+    os.chown(home / "notes.txt", uid, gid)
+    for folder in [tmp_path, *tmp_path.parents]:
+        if str(folder) in ("/", "/tmp"):
+            break
+        folder.chmod(folder.stat().st_mode | 0o001)
+    code = (
+        "import os, socket\n"
+        f"print(os.getuid(), os.path.exists({str(home / 'notes.txt')!r}))\n"
+        "open('mine.txt', 'w').write('x')\n"
+        "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=2); print('online')\n"
+        "except OSError:\n    print('offline')\n"
+    )
+    report = work / "report.json"
+    lib = Path(__file__).resolve().parents[2] / "lib"
+    done = subprocess.run(
+        ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+         "env", f"PYTHONPATH={lib}", f"HOME={home}",
+         python, "-m", "mlops_kit.execution.sandbox", "--work", str(work), "--report",
+         str(report), "--", python, "-c", code],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    data = json.loads(report.read_text())
+    assert data["applied"]["dropped_root"] is False and data["applied"]["uid"] == uid
+    assert data["stderr_tail"].split() == [str(uid), "False", "offline"]
+    assert (work / "mine.txt").exists() and (work / "mine.txt").stat().st_uid == uid
+
+
+@pytest.fixture
+def learner_system():
+    """(uid, gid, python): an ordinary user and the system's Python it may run, or a skip."""
+    python = "/usr/bin/python3"
+    if not os.access(python, os.X_OK) or shutil.which("bwrap") is None:
+        pytest.skip("needs the system's python3 and bubblewrap")
+    with _ordinary_user() as entry:
+        uid, gid = entry.pw_uid, entry.pw_gid
+        probe = subprocess.run(
+            ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", python, "-c", "1"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if probe.returncode != 0:
+            pytest.skip(f"the user cannot run {python}: {probe.stderr.strip()[-200:]}")
+        yield uid, gid, python

@@ -522,7 +522,8 @@ class _Run:
                 limits=limits,
                 env=env,
                 key=job_key,
-            )  # fmt: skip
+                kernel="python3",  # never a kernel the notebook's metadata names
+            )
         )
         saved: dict = saved_records(data)
         self.pending[job_key] = (sub, sha, started, workdir, saved)
@@ -591,7 +592,8 @@ class _Relay:
         g = self.finished(job, result)
         self.bar.update(1)
         if self.lines:
-            line = f"{g.status:<16} {g.score:g}/{g.max_score:g}  {Path(g.path).name}"
+            name = "".join(c if c.isprintable() else "?" for c in Path(g.path).name)
+            line = f"{g.status:<16} {g.score:g}/{g.max_score:g}  {name}"  # no escape codes
             print(line, file=sys.stderr, flush=True)
 
     def close(self) -> None:
