@@ -33,10 +33,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import signal
 import sys
 import time
+
+try:
+    import resource
+except ImportError:  # Windows: the module still imports (the launcher says why it cannot run)
+    resource = None
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -57,6 +61,8 @@ def _prctl(option: int, value: int) -> None:
 
 def limits_for(args: argparse.Namespace) -> list[tuple[int, int]]:
     """The (resource, value) pairs to apply in the kernel's process."""
+    if resource is None:
+        return []
     mib = 1024 * 1024
     wanted = [(resource.RLIMIT_CORE, 0)]
     if args.memory_mb:

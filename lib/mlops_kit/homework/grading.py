@@ -58,6 +58,7 @@ from .scoring import (
     cut,
     form_grade,
     grade_answers,
+    grade_form,
     now,
     run_grade,
     saved_records,
@@ -69,7 +70,6 @@ from .submissions import (
     find_submissions,
     limit_for,
     read_submission,
-    student_of,
 )
 
 __all__ = [
@@ -149,25 +149,6 @@ def list_submissions(folder: str | Path) -> list[Path]:
     Links and special files are listed too: :func:`grade` refuses them by name.
     """
     return [s.path for s in find_submissions(folder)]
-
-
-def grade_form(path: str | Path, folder: str | Path, cohort: Any, key: Key, key_id: str) -> Grade:
-    """Grade one form export in ``folder`` (no code runs; the file is read as hostile data)."""
-    path, folder = Path(path), Path(folder)
-    relative = path.relative_to(folder).as_posix()
-    student = student_of(relative)
-    started = now()
-    base = {"key_id": key_id, "path": str(path), "kind": "form",
-            "max_score": cohort.max_score, "started": started}  # fmt: skip
-    try:
-        data = read_submission(path, limit_for("form"))
-    except SubmissionError as exc:
-        return Grade(student=student, status="invalid_form", reason=cut(str(exc)), score=0.0,
-                     flags=["refused"], finished=started, seconds=0.0,
-                     submission=hashlib.sha256(str(exc).encode()).hexdigest(), **base)  # fmt: skip
-    sha = hashlib.sha256(data).hexdigest()
-    return form_grade(data, where=relative, student=student, cohort=cohort, key=key,
-                      base={"submission": sha, **base})  # fmt: skip
 
 
 def _job_key(relative: str, sha: str) -> str:

@@ -15,8 +15,10 @@ and a form's answers, without running anything. Everything it reads is hostile d
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from .cohorts import Cohort
@@ -24,6 +26,7 @@ from .forms import FormError, parse_form_bytes
 from .gradebook import Grade, QuestionGrade
 from .keys import INPUTS_RECORD, Key, answers_from_records
 from .options import VALUE_TOLERANCE, closest_option, to_number
+from .submissions import SubmissionError, limit_for, read_submission, student_of
 
 #: runner status -> submission status
 RUNNER_STATUS = {
@@ -264,3 +267,24 @@ def run_grade(
         answers=answers,
         **base,
     )
+
+
+def grade_form(
+    path: str | Path, folder: str | Path, cohort: Cohort, key: Key, key_id: str
+) -> Grade:
+    """Grade one form export in ``folder`` (no code runs; the file is read as hostile data)."""
+    path, folder = Path(path), Path(folder)
+    relative = path.relative_to(folder).as_posix()
+    student = student_of(relative)
+    started = now()
+    base = {"key_id": key_id, "path": str(path), "kind": "form",
+            "max_score": cohort.max_score, "started": started}  # fmt: skip
+    try:
+        data = read_submission(path, limit_for("form"))
+    except SubmissionError as exc:
+        return Grade(student=student, status="invalid_form", reason=cut(str(exc)), score=0.0,
+                     flags=["refused"], finished=started, seconds=0.0,
+                     submission=hashlib.sha256(str(exc).encode()).hexdigest(), **base)  # fmt: skip
+    sha = hashlib.sha256(data).hexdigest()
+    return form_grade(data, where=relative, student=student, cohort=cohort, key=key,
+                      base={"submission": sha, **base})  # fmt: skip
