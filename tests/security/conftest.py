@@ -151,21 +151,9 @@ def wait_for_no_processes(marker: str, seconds: float = 15.0) -> list[int]:
     return left
 
 
-@pytest.fixture
-def scratch(tmp_path):
-    """A scratch folder with the instructor's key (0600), a canary and a root-only file."""
-    (tmp_path / "keys").mkdir()
-    (tmp_path / "canary").mkdir()
-    (tmp_path / "canary" / "keep.txt").write_text("untouched")
-    (tmp_path / "private").mkdir()
-    secret = tmp_path / "private" / "root-only.txt"
-    secret.write_text("ROOT ONLY")
-    secret.chmod(0o600)
-    yield tmp_path
-    shutil.rmtree(tmp_path / "tmp", ignore_errors=True)
-
-
 def install_key(scratch: Path, key_path: Path) -> Path:
+    """Copy the session's plain key into ``scratch/keys`` (0600), as an instructor keeps it."""
+    (scratch / "keys").mkdir(exist_ok=True)
     target = scratch / "keys" / "practice.json"
     shutil.copyfile(key_path, target)
     target.chmod(0o600)

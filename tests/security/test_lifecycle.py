@@ -59,7 +59,7 @@ def _kill_main_only(proc: subprocess.Popen) -> None:
 
 
 def test_a_killed_grader_leaves_nothing_running(tmp_path, practice_key_path, isolation):
-    key = install_key_in(tmp_path, practice_key_path)
+    key = install_key(tmp_path, practice_key_path)
     subs = tmp_path / "subs"
     sol = hw.solution()
     for i in range(3):
@@ -104,7 +104,7 @@ def test_a_killed_batch_leaves_nothing_running(tmp_path):
 
 
 def test_one_run_per_output_folder(tmp_path, practice_key_path, isolation):
-    key = install_key_in(tmp_path, practice_key_path)
+    key = install_key(tmp_path, practice_key_path)
     subs = tmp_path / "subs"
     hw.write(hw.insert_code(hw.solution(), "import time\ntime.sleep(300)"), subs / "slow.ipynb")
     out = tmp_path / "out"
@@ -137,7 +137,7 @@ def test_one_run_per_output_folder(tmp_path, practice_key_path, isolation):
 
 
 def test_a_corrupt_gradebook_is_one_paragraph(tmp_path, practice_key_path):
-    key = install_key_in(tmp_path, practice_key_path)
+    key = install_key(tmp_path, practice_key_path)
     subs = tmp_path / "subs"
     subs.mkdir()
     hw.form_json(subs / "ana.json", {"q1": 1})
@@ -159,8 +159,3 @@ def test_a_corrupt_gradebook_is_one_paragraph(tmp_path, practice_key_path):
     done = subprocess.run(grade_command(subs, key, locked / "out"), env=grader_env(tmp_path),
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode != 0 and "Traceback" not in done.stderr
-
-
-def install_key_in(root: Path, key_path: Path) -> Path:
-    (root / "keys").mkdir(exist_ok=True)
-    return install_key(root, key_path)
