@@ -21,9 +21,9 @@ Defined beside their cause:
   stored as text);
 - lessons: ``UnknownCheckError`` (doctor), ``SshConfigError`` (ssh config),
   ``UnknownQuestionError``, ``BadAnswerError``, ``ScanPathError`` (maturity);
-- execution: ``GridError``, ``BatchError`` (batches);
+- execution: ``GridError``, ``BatchError`` (batches), ``SandboxUnavailableError`` (sandbox);
 - homework: ``HomeworkError``, ``UnknownCohortError``, ``FormError``, ``OptionError``,
-  ``AnswerKeyError``.
+  ``AnswerKeyError``, ``SubmissionError``.
 """
 
 from __future__ import annotations

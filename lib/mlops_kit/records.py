@@ -48,7 +48,13 @@ def to_jsonable(value: Any) -> Any:
     # numpy scalars and 0-d arrays, without importing numpy here
     item = getattr(value, "item", None)
     if callable(item) and getattr(value, "ndim", 0) == 0:
-        return to_jsonable(item())
+        plain = item()
+        if type(plain) is type(value):  # np.longdouble.item() is itself: no plain form
+            raise TypeError(
+                f"record() stores plain numbers; a {type(value).__name__} has no exact "
+                "plain form. Convert it first, e.g. float(value)."
+            )
+        return to_jsonable(plain)
     tolist = getattr(value, "tolist", None)
     if callable(tolist):
         return to_jsonable(tolist())
@@ -90,20 +96,45 @@ def record(name: str, value: Any, *, show: bool = True) -> Any:
     return data
 
 
-def records_from_nb(nb: Mapping) -> dict[str, Any]:
-    """Return every record found in a notebook object (nbformat node or plain dict)."""
+#: a record's name longer than this is not one the kit writes: dropped
+MAX_NAME = 200
+
+
+def records_from_nb(nb: Mapping, problems: list[str] | None = None) -> dict[str, Any]:
+    """Return every record found in a notebook object (nbformat node or plain dict).
+
+    The notebook may be hostile (a graded submission): each record is checked on its own,
+    and one that is not ``{"name": <text>, "value": ...}`` is dropped, never raised on.
+
+    Args:
+        nb: the notebook.
+        problems: when given, gets one sentence per dropped record.
+    """
     found: dict[str, Any] = {}
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "code":
+    cells = nb.get("cells", []) if isinstance(nb, Mapping) else []
+    for index, cell in enumerate(cells if isinstance(cells, list) else []):
+        if not isinstance(cell, Mapping) or cell.get("cell_type") != "code":
             continue
-        for output in cell.get("outputs", []):
-            data = output.get("data") or {}
-            item = data.get(MIME_TYPE)
+        outputs = cell.get("outputs", [])
+        for output in outputs if isinstance(outputs, list) else []:
+            data = output.get("data") if isinstance(output, Mapping) else None
+            item = data.get(MIME_TYPE) if isinstance(data, Mapping) else None
             if item is None:
                 continue
+            why = None
             if isinstance(item, str):  # some writers store JSON MIME data as text
-                item = json.loads(item)
-            found[item["name"]] = item["value"]
+                try:
+                    item = json.loads(item) if len(item) < 1_000_000 else None
+                except (ValueError, RecursionError):
+                    item = None
+            if not isinstance(item, Mapping) or "value" not in item:
+                why = "it is not a {name, value} object"
+            elif not isinstance(item.get("name"), str) or len(item["name"]) > MAX_NAME:
+                why = f"its name is not a short text ({type(item.get('name')).__name__})"
+            if why is None:
+                found[item["name"]] = item["value"]
+            elif problems is not None:
+                problems.append(f"a record in cell {index} was ignored: {why}")
     return found
 
 

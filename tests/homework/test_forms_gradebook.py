@@ -80,14 +80,15 @@ class FakeResult:
         self.seconds = 1.0
 
 
-def _run_grade(tmp_path, result, network=False):
-    from mlops_kit.homework.grading import grade_run
+def _run_grade(tmp_path, result, network=False, isolated=True, problems=()):
+    from mlops_kit.homework.scoring import run_grade
 
-    path = tmp_path / "ana.ipynb"
-    path.write_text("{}")
-    return grade_run(
-        result, path=path, folder=tmp_path, sha="s", cohort=load_cohort("2024"),
-        key=load_key(KEY), key_id="k", started="t", network_requested=network,
+    base = {"submission": "s", "key_id": "k", "path": str(tmp_path / "ana.ipynb"),
+            "kind": "notebook", "max_score": 6.0, "started": "t"}  # fmt: skip
+    return run_grade(
+        result, saved={}, record_problems=list(problems), cohort=load_cohort("2024"),
+        key=load_key(KEY), base=base, student="ana", isolated=isolated,
+        network_requested=network,
     )  # fmt: skip
 
 
@@ -108,26 +109,39 @@ def test_grade_run_maps_runner_statuses_and_keeps_partial_points(tmp_path):
         assert _run_grade(tmp_path, FakeResult(runner, {}, error="x")).status == ours
 
 
-def test_limits_the_os_did_not_enforce_are_flagged_and_reported(tmp_path):
+def test_unsandboxed_runs_and_an_open_network_are_flagged_and_reported(tmp_path):
     from mlops_kit.homework.grading import GradeRun
     from mlops_kit.homework.reports import class_report_html
 
-    notes = [
-        "The network was NOT cut for this kernel: namespaces are Linux-only.",
-        "Hidden paths were NOT hidden from this kernel: namespaces are Linux-only.",
-    ]
-    g = _run_grade(tmp_path, FakeResult("ok", {"answer:q1": 19}, notes))
-    assert g.network == "not_cut"
-    assert {"network_not_cut", "paths_not_hidden"} <= set(g.flags)
-    run = GradeRun("2024", [g], 1, tmp_path, network="not_cut")
+    g = _run_grade(tmp_path, FakeResult("ok", {"answer:q1": 19}), isolated=False)
+    assert g.network == "not_cut" and "unsandboxed" in g.flags
+    run = GradeRun("2024", [g], 1, tmp_path, network="not_cut", isolation="NONE: --unsafe")
     html = class_report_html(run, load_cohort("2024"), load_key(KEY))
-    assert "The network could not be cut" in html
+    assert "The network was not cut" in html and "Isolation:</b> NONE" in html
     allowed = _run_grade(tmp_path, FakeResult("ok", {"answer:q1": 19}), network=True)
-    assert allowed.network is None
+    assert allowed.network == "not_cut" and "unsandboxed" not in allowed.flags
+
+
+def test_invalid_answers_and_bad_records_are_flagged_and_the_valid_ones_count(tmp_path):
+    records = {
+        "answer:q1": 19,
+        "answer:q2": float("inf"),
+        "answer:q3": 10**4000,
+        "answer:q4": {"invalid": "longdouble"},
+        "answer:q5": -1e308,
+        "answer:q6": "nan",
+    }
+    g = _run_grade(tmp_path, FakeResult("ok", records), problems=["a record in cell 3 was ignored"])
+    assert (g.status, g.score) == ("graded", 1.0)
+    assert {"invalid_answer", "bad_records"} <= set(g.flags)
+    for qid in ("q2", "q3", "q4", "q5", "q6"):
+        a = g.answer(qid)
+        assert a.option is None and not a.right and a.warnings[0].startswith("invalid answer")
+    assert g.answer("q3").value is None  # a 4,001-digit integer is not kept
 
 
 def test_stale_outputs_are_compared_only_on_the_same_data(tmp_path):
-    from mlops_kit.homework.grading import _stale
+    from mlops_kit.homework.scoring import stale as _stale
 
     co = load_cohort("2024")
     fresh = {"answer:q1": 18, "answer:q2": 42.6, "homework:inputs": {"a": "1"}}

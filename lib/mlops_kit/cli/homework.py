@@ -111,9 +111,11 @@ def register(subparsers) -> None:
         "grade",
         help="grade a folder of submissions (sandboxed, parallel, resumable)",
         description="Grade every .ipynb, .csv and .json in SUBMISSIONS. Each notebook runs in "
-        "its own throw-away folder with timeouts, a memory cap, an output cap, the network cut "
-        "where the OS allows, and the key's, gradebook's and submissions' folders hidden. "
-        "Results go to OUT/gradebook.sqlite as each finishes; then OUT/grades.csv, "
+        "a bubblewrap sandbox: it sees the system and Python read-only and its own throw-away "
+        "folder, never the key, the other submissions or the output folder; no network; a "
+        "fresh unprivileged user when the grader is root; timeouts, memory, process, file and "
+        "output caps. Without bubblewrap (or user namespaces) grading refuses to run unless "
+        "--unsafe. Results go to OUT/gradebook.sqlite as each finishes; then OUT/grades.csv, "
         "OUT/report.html and OUT/feedback/<student>.html are written.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -146,6 +148,12 @@ def register(subparsers) -> None:
     grd.add_argument("--allow-network", action="store_true", help="do not cut the kernels' network")
     grd.add_argument(
         "--regrade", action="store_true", help="grade every submission again, even unchanged"
+    )
+    grd.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="run the notebooks even where they cannot be sandboxed (no bubblewrap, macOS, "
+        "Windows, containers without user namespaces): only for notebooks you trust",
     )
     add_json_flag(grd)
     grd.set_defaults(func=handle_grade)
@@ -225,6 +233,7 @@ def handle_grade(args) -> int:
         network=args.allow_network,
         regrade=args.regrade,
         progress=False if args.json else None,
+        unsafe=args.unsafe,
     )
     if args.json:
         print_json(run.to_dict())
@@ -234,6 +243,8 @@ def handle_grade(args) -> int:
         f"{summary['submissions']} submissions ({run.graded_now} graded now, the rest from "
         f"the gradebook): " + ", ".join(f"{n} {s}" for s, n in sorted(summary["statuses"].items()))
     )
+    if run.isolation:
+        print(f"isolation: {run.isolation}")
     for note in run.notes:
         print(f"note: {note}", file=sys.stderr)
     for name in ("grades.csv", "report.html"):

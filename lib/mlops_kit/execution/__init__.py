@@ -9,8 +9,12 @@
   the kernel's environment),
   :mod:`~mlops_kit.execution.outcome` (the status and the one-paragraph error) and
   :mod:`~mlops_kit.execution.limits` (``Limits`` for untrusted notebooks);
-- :mod:`~mlops_kit.execution.sandbox`: the launcher that puts a kernel in its sandbox
-  (limits, namespaces) for notebooks nobody trusts;
+- :mod:`~mlops_kit.execution.sandbox`: the launcher that puts a kernel nobody trusts in a
+  bubblewrap sandbox, as a fresh unprivileged uid under root, and says whether this machine
+  can (``isolation_available``); it stands on :mod:`~mlops_kit.execution.bwrap` (the
+  allow-list of what a kernel sees, as bubblewrap's options) and
+  :mod:`~mlops_kit.execution.monitor` (PID 1 inside: the limits, a memory watch, an honest
+  account of how the kernel ended);
 - :mod:`~mlops_kit.execution.batch`: many executions on a worker pool, resumable, from a
   parameter grid, with tables and a report (one module per concern, see its docstring);
 - :mod:`~mlops_kit.execution.notebook_site`: every course notebook executed and rendered to

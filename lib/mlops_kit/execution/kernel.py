@@ -59,12 +59,23 @@ def kernel_classes() -> tuple[type, type]:
 def _build_classes() -> dict[str, type]:
     from jupyter_client.manager import AsyncKernelManager
     from papermill.clientwrap import PapermillNotebookClient
-    from traitlets import List, Unicode
+    from traitlets import Int, List, Unicode
 
     class KitKernelManager(AsyncKernelManager):
         """A kernel manager that may prefix the kernel's argv with the sandbox launcher."""
 
         launcher = List(Unicode(), default_value=[])
+        max_message = Int(0)  # bytes; 0: no cap
+
+        def client(self, **kwargs):
+            kc = super().client(**kwargs)
+            if self.max_message:
+                # A notebook cannot make the runner allocate a gigabyte with one display:
+                # ZeroMQ drops a larger message before anyone holds it in memory.
+                import zmq
+
+                kc.context.setsockopt(zmq.MAXMSGSIZE, self.max_message)
+            return kc
 
         def format_kernel_cmd(self, extra_arguments=None):
             cmd = super().format_kernel_cmd(extra_arguments)
@@ -190,6 +201,25 @@ def matplotlib_scratch(folder: Path) -> str:
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
+#: what an isolated kernel keeps of the caller's environment (names, or prefixes ending
+#: in ``_``/``*``): the locale, the search path, thread caps, the kit's own settings. The
+#: rest (tokens, keys, agent sockets, the caller's HOME and TMPDIR) never reaches it.
+ENV_KEPT = (
+    "PATH", "LANG", "LANGUAGE", "LC_*", "TZ", "TERM", "NO_COLOR",
+    "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING", "PYTHONUTF8",
+    "PYDEVD_DISABLE_FILE_VALIDATION", "JUPYTER_PREFER_ENV_PATH", "MPLBACKEND",
+    "MLOPS_KIT_*", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+    "MALLOC_ARENA_MAX",
+)  # fmt: skip
+
+
+def _kept(name: str) -> bool:
+    return any(
+        name.startswith(pattern[:-1]) if pattern.endswith("*") else name == pattern
+        for pattern in ENV_KEPT
+    )
+
+
 def kernel_env(
     env: Mapping[str, str] | None, private: Path, limits: Limits | None = None
 ) -> dict[str, str]:
@@ -198,10 +228,13 @@ def kernel_env(
     The kernel gets ``MLOPS_KIT_CACHE_DIR`` (the caller's cache, so runs in other folders
     share downloads), ``MLOPS_KIT_DATA_DIR`` when set, matplotlib's inline backend and an
     IPython folder beside its sockets; under a memory cap, fewer threads and malloc arenas.
+    An isolated kernel (see :class:`~mlops_kit.execution.limits.Limits`) gets only the
+    :data:`ENV_KEPT` part of the caller's environment; the sandbox sets its HOME and TMPDIR.
     """
     from ..config import cache_dir, data_dir
 
-    environ = dict(os.environ)
+    isolated = limits is not None and limits.needs_isolation
+    environ = {k: v for k, v in os.environ.items() if not isolated or _kept(k)}
     environ["MLOPS_KIT_CACHE_DIR"] = str(Path(cache_dir()).expanduser().resolve())
     data = data_dir()
     if data is not None:
@@ -210,9 +243,9 @@ def kernel_env(
     # uses (make and the tests export MPLBACKEND=Agg for their own processes).
     environ["MPLBACKEND"] = INLINE_BACKEND
     environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
-    # IPython's profile folder lives with the sockets, so a run writes nothing in ~.
-    environ["IPYTHONDIR"] = str(private / "ipython")
-    if limits is not None and limits.read_only:
+    # IPython's profile folder: beside the sockets, or in the sandbox's private /tmp.
+    environ["IPYTHONDIR"] = "/tmp/ipython" if isolated else str(private / "ipython")
+    if limits is not None and limits.read_only and not isolated:
         scratch = private / "tmp"
         scratch.mkdir(exist_ok=True)
         environ["TMPDIR"] = str(scratch)
@@ -226,6 +259,29 @@ def kernel_env(
     return environ
 
 
+def _shown_folders(environ: Mapping[str, str], run_dir: Path) -> list[str]:
+    """The kit's data and cache folders an isolated kernel may read (existing, outside its own)."""
+    shown = []
+    for name in ("MLOPS_KIT_DATA_DIR", "MLOPS_KIT_CACHE_DIR"):
+        value = environ.get(name)
+        if not value:
+            continue
+        path = Path(value).expanduser().resolve()
+        if path.is_dir() and run_dir != path and run_dir not in path.parents:
+            shown.append(str(path))
+    return shown
+
+
+def _read_report(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 @dataclass
 class Attempt:
     """What one kernel start + execution produced, before classification."""
@@ -237,6 +293,7 @@ class Attempt:
     started: bool
     total_deadline_hit: bool
     sandbox_report: dict[str, Any]
+    sandbox_end: dict[str, Any] = None  # the launcher's report after the kernel ended
 
 
 def execute_once(
@@ -271,10 +328,21 @@ def execute_once(
     report = private / f"{sockets.name}-sandbox.json"
     where = {"transport": "ipc", "ip": str(sockets / "k")} if TRANSPORT == "ipc" else {}
     km = km_class(kernel_name=kernel_name, connection_file=str(sockets / "kernel.json"), **where)
+    if limits.output_bytes:
+        # one message past this is refused by ZeroMQ before the runner holds it in memory
+        km.max_message = max(4 * int(limits.output_bytes), 1 << 24)
     if limits.needs_sandbox and os.name == "posix":
-        # The kernel writes its sockets and scratch files in `private`, so it stays writable.
-        writable = [str(run_dir), str(private)] if limits.read_only else []
-        km.launcher = launcher_argv(limits, hidden, writable, report)
+        km.launcher = launcher_argv(
+            limits,
+            hidden=hidden,
+            work=run_dir,
+            sockets=sockets,
+            read_paths=_shown_folders(kernel_env, run_dir),
+            report=report,
+        )
+        if limits.needs_isolation and "MPLCONFIGDIR" not in kernel_env:
+            # a writable matplotlib folder the kernel can see, seeded with the font cache
+            kernel_env = {**kernel_env, "MPLCONFIGDIR": matplotlib_scratch(sockets / "mpl")}
 
     def cell_timeout(cell: Any) -> float | None:
         budget = [t for t in (timeout_cell,) if t]
@@ -351,4 +419,5 @@ def execute_once(
         started=client.kit_kernel_ready,
         total_deadline_hit=hit,
         sandbox_report=client.kit_sandbox_report,
+        sandbox_end=_read_report(report if limits.needs_sandbox else None),
     )

@@ -39,13 +39,6 @@ STATUSES = (
 # Errors whose cause is often a relative path read from the wrong folder.
 _PATH_ERRORS = {"FileNotFoundError", "NotADirectoryError", "IsADirectoryError"}
 
-# How a kernel dies when it runs out of memory (getattr: Windows lacks most of them).
-SIGNALS_UNDER_MEMORY_CAP = {
-    getattr(signal, name)
-    for name in ("SIGKILL", "SIGSEGV", "SIGABRT", "SIGBUS")
-    if hasattr(signal, name)
-}
-
 
 def is_no_such_kernel(exc: BaseException) -> bool:
     """True when the kernel could not start because no kernelspec has its name."""
@@ -217,6 +210,18 @@ def classify(
                     "the cells after it did not run."
                 ]
             }
+    if name == "CellTimeoutError" and limits.output_bytes and "IOPub" in str(exc):
+        # its output stopped arriving: the runner refuses one message past a few times the
+        # output cap (ZeroMQ drops it unread), so a notebook cannot exhaust the runner's memory
+        return "output_too_large", {
+            "cell": current,
+            "error": (
+                f"Cell {current} (`{_cell_source(nb, current)}`) sent an output too large to "
+                f"receive (far past the cap of {limits.output_bytes:,} bytes), so the run "
+                "was stopped. Fix: print summaries (df.head(), shapes, a few numbers) "
+                "instead of whole tables."
+            ),
+        }
     if name == "CellTimeoutError" or (attempt.total_deadline_hit and attempt.started):
         if attempt.total_deadline_hit:
             what = f"the whole run took more than its {timeout_total:g} s budget"
@@ -242,37 +247,75 @@ def classify(
             else "check that ipykernel is installed in this environment "
             "(`python -m ipykernel_launcher --help`) and that the machine has free memory"
         )
+        said = _last_words(attempt)
         return "kernel_died", {
-            "error": f"The kernel failed to start twice ({exception_line(exc)}). Fix: {hint}.",
+            "error": f"The kernel failed to start twice ({exception_line(exc)}). Fix: {hint}."
+            + (f" The sandbox said: {said}" if said else ""),
         }
 
-    # The kernel died mid-run: a crash, os._exit, or the memory cap.
+    if name not in ("DeadKernelError", "CellExecutionError", "CellTimeoutError"):
+        # not a death: the runner stopped a kernel whose messages it could not handle
+        return "kernel_died", {
+            "cell": current,
+            "error": (
+                f"The runner stopped the kernel in {where}: it could not read what the kernel "
+                f"sent ({exception_line(exc)[:300]}). A notebook that tampers with the "
+                "kernel's messages ends like this. Fix: run the notebook as it is meant to "
+                "be run, top to bottom in a fresh kernel."
+            ),
+        }
+    # The kernel died mid-run: a crash, os._exit, its own signal, or the memory cap.
     process = getattr(attempt.km, "kit_process", None)
     code = process.poll() if process is not None else None
-    if limits.memory_mb and code is not None and code < 0 and -code in SIGNALS_UNDER_MEMORY_CAP:
+    account = (attempt.sandbox_end or {}).get("monitor") or {}
+    peak = _peak(account)
+    if limits.memory_mb and account.get("memory_cap_hit"):
+        held = account.get("rss_peak_kb")
+        held = f", its processes holding {held // 1024:,} MiB" if isinstance(held, int) else ""
         return "out_of_memory", {
             "cell": current,
             "error": (
-                f"The kernel running {place.notebook} was killed by {_signal_name(-code)} "
-                f"at {where} while "
-                f"capped at {limits.memory_mb} MiB of memory. Fix: use less memory (read "
-                "fewer columns or rows, free big objects) or ask for a larger memory cap."
+                f"The kernel running {place.notebook} hit its memory cap of "
+                f"{limits.memory_mb} MiB at {where}{held}, and was stopped. Fix: use less "
+                "memory (read fewer columns or rows, free big objects) or ask for a larger "
+                "memory cap."
             ),
         }
+    sig, exit_code = account.get("signal"), account.get("exit")
+    if not account and code is not None:
+        sig, exit_code = (-code, None) if code < 0 else (None, code)
     how = (
-        f"exit code {code}"
-        if code is not None and code >= 0
-        else (f"signal {_signal_name(-code)}" if code is not None else exception_line(exc))
+        f"killed by {_signal_name(sig)}"
+        if sig
+        else (f"exit code {exit_code}" if exit_code is not None else exception_line(exc))
+    )
+    capped = (
+        f", under a memory cap of {limits.memory_mb} MiB it did not reach"
+        if (limits.memory_mb and account)
+        else ""
     )
     return "kernel_died", {
         "cell": current,
         "error": (
-            f"The kernel running {place.notebook} died at {where} ({how}). A notebook that "
-            "calls os._exit or sys.exit with an error code, crashes a C extension, or is "
-            f"killed by the system for using too much memory ends like this. Fix: open "
+            f"The kernel running {place.notebook} died at {where} ({how}{peak}{capped}). A "
+            "notebook that calls os._exit, kills its own process, closes the kernel's "
+            "connections, or crashes a C extension ends like this. Fix: open "
             f"{place.ref} to see the last output, then run that cell alone in Jupyter."
         ),
     }
+
+
+def _peak(account: dict) -> str:
+    kb = account.get("vm_peak_kb") if isinstance(account, dict) else None
+    return f"; its address space peaked at {kb // 1024:,} MiB" if isinstance(kb, int) and kb else ""
+
+
+def _last_words(attempt: Attempt) -> str:
+    """The last line the sandbox or the kernel wrote on stderr, cut short (may be empty)."""
+    end = attempt.sandbox_end or {}
+    tail = end.get("stderr_tail") if isinstance(end, dict) else None
+    lines = [line.strip() for line in str(tail or "").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
 
 
 def _signal_name(number: int) -> str:

@@ -13,9 +13,9 @@ adds what they leave to the caller:
   :mod:`~mlops_kit.execution.kernel` runs each attempt;
 - a classified outcome instead of an exception (:data:`STATUSES`), with one paragraph
   naming the problem and the fix: :mod:`~mlops_kit.execution.outcome`;
-- optional :class:`Limits` for untrusted notebooks (memory cap, output cap, no network,
-  hidden folders, a read-only file system outside the working directory), applied by
-  :mod:`mlops_kit.execution.sandbox` around the kernel process:
+- optional :class:`Limits` for untrusted notebooks (a bubblewrap sandbox with an
+  allow-list of folders and no network, a memory cap, an output cap, process and file
+  limits), applied by :mod:`mlops_kit.execution.sandbox` around the kernel process:
   :mod:`~mlops_kit.execution.limits`.
 
 Example:
@@ -174,6 +174,8 @@ def run_notebook(
 
     Raises:
         ValueError, TypeError: for programming errors (bad timeouts, bad ``limits``).
+        SandboxUnavailableError: ``limits`` ask for isolation this machine cannot give
+            (see :func:`mlops_kit.execution.sandbox.isolation_available`).
     """
     started = time.monotonic()
     limits = limits or Limits()
@@ -208,7 +210,11 @@ def run_notebook(
     except ParameterError as exc:
         return finish("bad_parameters", error=str(exc))
 
-    # 2. Working directory, private socket folder, limits.
+    # 2. Isolation, working directory, private socket folder, limits.
+    if limits.needs_isolation:
+        from .sandbox import require_isolation
+
+        require_isolation()  # never run a kernel that was to be isolated unisolated
     temp_cwd = cwd is None
     run_dir = (
         Path(tempfile.mkdtemp(prefix="mlops-kit-run-"))

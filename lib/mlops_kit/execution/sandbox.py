@@ -1,38 +1,45 @@
-r"""Start a kernel (or any command) under limits: memory cap, no network, hidden folders.
+r"""Run a kernel you do not trust in a bubblewrap sandbox: an allow-list, a fresh user, no way out.
 
-The runner puts this launcher in front of the kernel's command line when a notebook
-runs with :class:`mlops_kit.execution.runner.Limits`::
+The runner puts this launcher in front of a kernel's command line when a notebook runs with
+:class:`mlops_kit.execution.runner.Limits` (the homework grader always does)::
 
-    python -m mlops_kit.execution.sandbox --memory-mb 1024 --no-network --hide /srv/key \
-        --report /tmp/k/sandbox.json -- python -m ipykernel_launcher -f kernel.json
+    python -m mlops_kit.execution.sandbox --work /tmp/job --rw /tmp/k/s1 --ro /data \
+        --memory-mb 3072 --report /tmp/k/s1.json -- python -m ipykernel_launcher -f ...
 
-It applies what the operating system allows, writes a JSON report of what it applied
-and what it could not, then replaces itself with the command (``exec``), so the kernel
-keeps the launcher's process group and the runner can stop it as usual.
+The policy (issue 13), and how it is met:
 
-How each limit works (Linux):
+- **Never host root.** A grader running as root starts each kernel as a fresh unprivileged
+  uid of its own (:data:`UID_BASE` plus the launcher's pid: no two running kernels share
+  one, so they cannot signal or starve each other), with no groups, no capabilities and
+  ``no_new_privs``. An ordinary user's kernels run as that user inside a user namespace
+  (bubblewrap makes it), which hides the user's files with everything else.
+- **An allow-list.** bubblewrap starts from an empty root and the kernel sees only: the
+  system (``/usr``, ``/etc``, ``/bin``...) and the Python installation read-only, the data
+  folders it is given read-only (``--ro``), its work folder and its socket folder writable
+  (``--rw``), and private, size-capped ``/tmp``, ``/var/tmp``, ``/run``, ``/dev/shm`` and
+  HOME. Not the grader's temporary folder (where multiprocessing keeps its fork server's
+  socket), not other kernels' folders, the key, the submissions or the output folder.
+  ``--hide`` covers a path even inside an allowed folder.
+- **No channel out.** Its own network (loopback only), PID, IPC and UTS namespaces; no Unix
+  socket of the host is on a visible path; nested user namespaces are disabled; a new
+  session (no terminal to inject keys into); its stdout and stderr go to this launcher,
+  which keeps the last lines for the report, never to the grader's terminal.
+- **Limits and an honest end.** :mod:`mlops_kit.execution.monitor` runs as PID 1 inside:
+  memory, processes, open files, file size and CPU time limits, a memory watch over all the
+  notebook's processes, and an account of how the kernel ended (signal or exit code, and
+  whether the memory cap was hit), which this launcher writes into ``--report``.
+- **Nothing left running.** This launcher dies with the process that started it
+  (``--parent``), bubblewrap with this launcher, the sandbox with bubblewrap.
 
-- **memory**: ``RLIMIT_AS`` caps the address space; a cell asking for more gets
-  ``MemoryError``. Soft and hard limits are both set, so the notebook cannot lift it.
-- **network**: a new network namespace has no interface but a loopback that is down,
-  so every connection fails, 127.0.0.1 included. The kernel talks to the runner over
-  Unix sockets in a folder, which a network namespace does not cut.
-- **hidden paths**: in a private mount namespace an empty read-only tmpfs is mounted over
-  each hidden folder (a hidden file becomes impossible to open). A new PID
-  namespace with its own ``/proc`` stops the kernel from peeking through
-  ``/proc/<pid>/root`` of processes outside.
-- **read-only** (``--writable DIR``): every other mount is remounted read-only in that
-  mount namespace, so the kernel can write only in the given folders (its working
-  directory), not in the data cache, the home folder or the gradebook.
-- **lifetime**: the kernel gets Linux's parent-death signal (SIGKILL), so a grader killed
-  with SIGKILL or by the out-of-memory killer leaves no kernel running behind it.
+When the grader is root and the Python installation sits in a folder the kernel's uid may
+not enter (``/root/.pyenv``, say), the launcher first binds that folder to a reachable
+place in a private mount namespace of its own ("staging"): the kernel sees it where it was,
+read-only, and nothing else of ``/root``.
 
-An unprivileged user gets the namespaces through a user namespace, where the kernel
-runs without capabilities (it cannot unmount the covers). Without user namespaces,
-root can still create them, but then the kernel is root and could undo the covers: the
-report says so. Where nothing works (macOS, Windows, locked-down containers), the
-command still runs and the report's ``notes`` say which limit was not enforced, so a
-grader can tell its users.
+Without bubblewrap (macOS, Windows, containers without user namespaces)
+:func:`isolation_available` says why and how to fix it; the grader then refuses to run
+unless told ``--unsafe``, and with ``--isolation none`` this launcher applies only the
+limits, and the report says the kernel was not isolated.
 """
 
 from __future__ import annotations
@@ -41,412 +48,484 @@ import argparse
 import functools
 import json
 import os
-import re
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-# Linux constants from <sched.h> and <sys/mount.h> (Python 3.11 has no os.unshare).
+from ..errors import KitError
+from . import monitor
+from .bwrap import (
+    TMP_MB,
+    SandboxUnavailableError,
+    bwrap_args,
+    bwrap_path,
+    bwrap_version,
+    check_plan,
+    inside,
+    outermost,
+    python_paths,
+    reachable,
+)
+
+__all__ = ["SandboxUnavailableError", "isolation_available", "main", "require_isolation"]
+
+#: a running kernel's uid, when the grader is root, is this plus its launcher's pid; the
+#: range 0x70000000-0x7FFDFFFF is unallocated in the Linux conventions (systemd's UID docs)
+UID_BASE = 0x70000000
 CLONE_NEWNS = 0x00020000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
-MS_RDONLY = 1
-MS_NOSUID = 2
-MS_NODEV = 4
-MS_NOEXEC = 8
-MS_REMOUNT = 32
-MS_BIND = 4096
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
-PR_SET_PDEATHSIG = 1
-PR_SET_NO_NEW_PRIVS = 38
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
+_STDERR_TAIL = 4000
+INSTALL_FIX = (
+    "Install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf "
+    "install bubblewrap; it needs Linux with user namespaces), or pass --unsafe to grade "
+    "without isolation on a machine and a class you trust."
+)
 
 
-class SandboxError(OSError):
-    """A namespace or mount system call failed (caught: the launcher degrades)."""
-
-
-@functools.cache
 def _libc():
-    """Return the C library, found once.
-
-    ``find_library`` runs a program (``ldconfig -p``); a program run after
-    ``unshare(CLONE_NEWPID)`` would become that namespace's PID 1 and, by exiting, leave
-    it unable to fork.
-    """
-    import ctypes
-    import ctypes.util
-
-    return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-
-
-def _call(name: str, *args) -> None:
     import ctypes
 
-    libc = _libc()
-    if getattr(libc, name)(*args) != 0:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        import ctypes
+
         errno = ctypes.get_errno()
-        raise SandboxError(errno, f"{name} failed: {os.strerror(errno)}")
-
-
-def _unshare(flags: int) -> None:
-    _call("unshare", flags)
-
-
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None):
-    enc = [None if s is None else s.encode() for s in (source, target, fstype, data)]
-    _call("mount", enc[0], enc[1], enc[2], flags, enc[3])
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
 def _prctl(option: int, value: int) -> None:
-    _call("prctl", option, value, 0, 0, 0)
+    _check(_libc().prctl(option, value, 0, 0, 0), "prctl")
 
 
-def _write(path: str, text: str) -> None:
-    with open(path, "w", encoding="ascii") as handle:
-        handle.write(text)
+# --------------------------------------------------------------------------- the launcher
 
 
-def enter_namespaces(*, network: bool, hide: bool, report: dict) -> bool:
-    """Move this process into new namespaces for the requested limits.
-
-    Args:
-        network: cut the network (new network namespace).
-        hide: prepare private mounts for hidden paths and a read-only file system (new
-            mount and PID namespaces).
-        report: filled with ``applied`` keys and ``notes``.
-
-    Returns:
-        True when a new PID namespace was created: the caller must fork, and the child
-        (PID 1 in it) continues; mounts must be made in that child.
-    """
-    base = (CLONE_NEWNET if network else 0) | ((CLONE_NEWNS | CLONE_NEWPID) if hide else 0)
-    if not sys.platform.startswith("linux"):
-        _cannot(report, network, hide, f"namespaces are Linux-only (this is {sys.platform})")
-        return False
-    uid, gid = os.geteuid(), os.getegid()
-    errors = []
-    try:
-        _unshare(base | CLONE_NEWUSER)
-    except OSError as exc:
-        errors.append(f"user namespace: {exc}")
-        try:
-            _unshare(base)
-        except OSError as exc2:
-            errors.append(f"namespaces as uid {uid}: {exc2}")
-            _cannot(report, network, hide, "; ".join(errors))
-            return False
-        report["notes"].append(
-            "The kernel runs as root inside its namespaces (user namespaces are not "
-            f"available: {errors[0]}); a hostile notebook could undo hidden paths. "
-            "Run the grader as an unprivileged user where user namespaces are enabled."
-        )
-    else:
-        # Never map root inside: a kernel that is root in its namespace keeps
-        # capabilities after exec and could unmount the covers.
-        inside_uid = uid if uid != 0 else 65534
-        inside_gid = gid if gid != 0 else 65534
-        try:
-            _write("/proc/self/setgroups", "deny")
-            _write("/proc/self/uid_map", f"{inside_uid} {uid} 1")
-            _write("/proc/self/gid_map", f"{inside_gid} {gid} 1")
-            report["applied"]["user_namespace"] = True
-        except OSError as exc:  # the namespaces exist; the kernel runs as 'nobody'
-            report["notes"].append(f"The user namespace has no uid map ({exc}).")
-    if network:
-        report["applied"]["network"] = "cut"
-    return hide
-
-
-def _cannot(report: dict, network: bool, hide: bool, why: str) -> None:
-    if network:
-        report["notes"].append(f"The network was NOT cut for this kernel: {why}.")
-    if hide:
-        report["notes"].append(
-            f"Hidden paths were NOT hidden (and the file system NOT made read-only) "
-            f"for this kernel: {why}."
-        )
-
-
-_LOCKED_OPTIONS = {
-    "nosuid": MS_NOSUID,
-    "nodev": MS_NODEV,
-    "noexec": MS_NOEXEC,
-    "noatime": 1024,
-    "nodiratime": 2048,
-    "relatime": 1 << 21,
-    "strictatime": 1 << 24,
-}
-
-
-def _unescape(field: str) -> str:
-    r"""Decode mountinfo's octal escapes (``\040`` is a space)."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
-def _mounts() -> list[tuple[str, set[str]]]:
-    """(mount point, per-mount options) for every mount this process sees."""
-    found = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields = line.split()
-        found.append((_unescape(fields[4]), set(fields[5].split(","))))
+def _walk(path: str) -> list[str]:
+    """``path`` and everything below it, links not followed."""
+    found = [path]
+    if os.path.isdir(path) and not os.path.islink(path):
+        for folder, dirs, files in os.walk(path):
+            found += [os.path.join(folder, name) for name in dirs + files]
     return found
 
 
-def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
-
-
-def make_read_only(writable: list[str], report: dict) -> None:
-    """Remount every file system read-only except the ``writable`` folders.
-
-    Each writable folder is first bind-mounted onto itself, so it becomes a mount of its
-    own that stays writable when the mount holding it turns read-only. ``/proc``,
-    ``/sys`` and ``/dev`` (``/dev/shm`` is where multiprocessing keeps its semaphores)
-    are left as they are.
-    """
-    failed = []
-    for folder in writable:
+def _lend(path: str, uid: int) -> dict[str, tuple[int, int]]:
+    """Give a folder and what it holds to ``uid`` for the run; return the owners to restore."""
+    owners = {}
+    for entry in _walk(path):
         try:
-            _mount(folder, folder, None, MS_BIND | MS_REC, None)
-        except OSError as exc:
-            failed.append(f"{folder} ({exc})")
-    for point, options in _mounts():
-        if "ro" in options or any(_inside(point, w) for w in writable):
-            continue
-        if any(_inside(point, pseudo) for pseudo in ("/proc", "/sys", "/dev")):
-            continue
-        # Flags the mount already has must be repeated, or a user namespace refuses.
-        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
-        for name, bit in _LOCKED_OPTIONS.items():
-            if name in options:
-                flags |= bit
-        try:
-            _mount(None, point, None, flags, None)
-        except OSError as exc:
-            failed.append(f"{point} ({exc})")
-    if failed:
-        report["notes"].append(
-            "These stayed writable for the kernel: " + ", ".join(failed[:10]) + "."
-        )
-    report["applied"]["read_only"] = {"writable": writable, "failed": len(failed)}
-    # The working directory was entered before the binds: enter it again through them.
-    os.chdir(os.getcwd())
-
-
-def hide_paths(
-    paths: list[str], report: dict, *, new_proc: bool, writable: list[str] | None = None
-) -> None:
-    """Cover each path with an empty read-only mount (inside the new mount namespace).
-
-    With ``writable`` (a list, possibly empty of nothing but the working directory), the
-    rest of the file system is also made read-only (:func:`make_read_only`).
-    """
-    try:
-        _mount(None, "/", None, MS_REC | MS_PRIVATE, None)  # nothing leaks to the host
-    except OSError as exc:
-        report["notes"].append(
-            f"Hidden paths were NOT hidden (nor the file system made read-only): private "
-            f"mounts failed ({exc})."
-        )
-        return
-    if new_proc:
-        try:
-            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
-            report["applied"]["private_proc"] = True
-        except OSError as exc:
-            report["notes"].append(
-                f"/proc could not be remounted ({exc}): a hostile notebook may still "
-                "reach hidden paths through /proc/<pid>/root of outside processes."
-            )
-    hidden = []
-    for raw in paths:
-        path = Path(raw)
-        try:
-            if path.is_dir():
-                _mount(
-                    "tmpfs",
-                    str(path),
-                    "tmpfs",
-                    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                    "size=4k,mode=0555",
-                )
-            elif path.exists():
-                # /dev/null on a nodev mount: every open fails, for reading and writing.
-                _mount("/dev/null", str(path), None, MS_BIND, None)
-                flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV | MS_NOSUID | MS_NOEXEC
-                _mount(None, str(path), None, flags, None)
-            else:
-                continue  # nothing there to hide
-            hidden.append(str(path))
-        except OSError as exc:
-            report["notes"].append(f"{path} was NOT hidden: {exc}.")
-    report["applied"]["hidden"] = hidden
-    if writable is not None:
-        make_read_only(writable, report)
-
-
-def limit_memory(memory_mb: int, report: dict) -> None:
-    """Cap the address space of this process (and what it execs) at ``memory_mb`` MiB."""
-    try:
-        import resource
-    except ImportError:  # Windows
-        report["notes"].append("The memory cap was NOT applied: no resource module here.")
-        return
-    size = int(memory_mb) * 1024 * 1024
-    try:
-        resource.setrlimit(resource.RLIMIT_AS, (size, size))
-        report["applied"]["memory_mb"] = int(memory_mb)
-    except (ValueError, OSError) as exc:
-        report["notes"].append(f"The memory cap was NOT applied: {exc}.")
-
-
-def die_with_starter(starter: int, report: dict) -> bool:
-    """Ask Linux to SIGKILL this process when the process that started it dies.
-
-    A grader killed with SIGKILL (or by the out-of-memory killer) cannot stop its kernels,
-    and a kernel started in its own session, as jupyter_client starts them, is not in the
-    group the grader's killer signals: a notebook stuck in a loop would burn a core until
-    someone finds it. The parent-death signal survives ``exec``, so the kernel inherits it.
-    Linux sends it when the *thread* that started the launcher ends; the runner starts
-    kernels from the thread that runs the notebook, which outlives the kernel.
-
-    Args:
-        starter: the pid of the process that started the launcher (``--parent``, else the
-            parent at start-up).
-        report: gets ``applied["dies_with_starter"]`` when the signal is set.
-
-    Returns:
-        False when the starter is already gone (the caller should exit), True otherwise.
-    """
-    try:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: nothing to set
-        return True
-    report["applied"]["dies_with_starter"] = True
-    return os.getppid() == starter  # it may have died before the signal was set
-
-
-def _starter_gone(starter: int) -> int:
-    print(
-        f"mlops_kit.execution.sandbox: the process that started it (pid {starter}) is gone, so the "
-        "command was not run (nobody would read its results).",
-        file=sys.stderr,
-    )
-    return 1
-
-
-def _wait_and_mirror(child: int) -> int:
-    """Wait for the kernel (our child, PID 1 of its namespace) and exit as it did."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        # The runner signals the whole process group: the child gets these directly.
-        signal.signal(sig, signal.SIG_IGN)
-    while True:
-        try:
-            _, status = os.waitpid(child, 0)
-            break
-        except InterruptedError:  # pragma: no cover - PEP 475 retries already
-            continue
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        # Die of the same signal, so the runner can tell a memory kill from an exit.
-        try:
-            import resource
-
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        except (ImportError, ValueError, OSError):
+            info = os.lstat(entry)
+            owners[entry] = (info.st_uid, info.st_gid)
+            os.chown(entry, uid, uid, follow_symlinks=False)
+        except OSError:
             pass
-        signal.signal(sig, signal.SIG_DFL)
+    return owners
+
+
+def _give_back(path: str, owners: dict[str, tuple[int, int]]) -> None:
+    """Restore each file's owner; files the kernel made go to the folder's owner.
+
+    Runs after the sandbox is gone (its PID namespace ended with its first process), so
+    nothing changes the tree meanwhile; links are changed themselves, never followed.
+    """
+    default = owners.get(path, (0, 0))
+    for entry in _walk(path):
+        uid, gid = owners.get(entry, default)
+        try:
+            os.chown(entry, uid, gid, follow_symlinks=False)
+        except OSError:
+            pass
+
+
+def _stage(paths: list[str], stage: str) -> dict[str, str]:
+    """In a private mount namespace, bind each path under ``stage``; return path -> staged.
+
+    Run as root before dropping to the kernel's uid: root may enter every folder, the uid
+    then reaches the staged copies through ``stage`` (mode 0711). The binds exist only in
+    this process's namespace (and bubblewrap's, made from it).
+    """
+    libc = _libc()
+    _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    staged = {}
+    for index, path in enumerate(paths):
+        target = os.path.join(stage, str(index))
+        if os.path.isdir(path):
+            os.mkdir(target, 0o755)
+        else:
+            open(target, "w").close()  # noqa: SIM115 - a mount point
+        flags = MS_BIND | MS_REC
+        _check(libc.mount(path.encode(), target.encode(), None, flags, None), f"bind {path}")
+        staged[path] = target
+    return staged
+
+
+def _drop_to(uid: int) -> None:
+    """Become ``uid`` (group too), with no supplementary groups and no capabilities."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    _prctl(PR_SET_DUMPABLE, 1)  # bubblewrap writes its own /proc/self/uid_map
+
+
+def _sandbox_child(args: argparse.Namespace, command: list[str], plan: dict, fds: dict) -> None:
+    """In the forked child: stage, drop privileges, then exec bubblewrap (never returns)."""
+    try:
+        os.dup2(fds["out"], 1)
+        os.dup2(fds["out"], 2)
+        staged = _stage(plan["stage"], plan["stage_dir"]) if plan["stage"] else {}
+        options = bwrap_args(  # before the uid change: it looks at paths only root may reach
+            read_only=[(staged.get(p, p), p) for p in plan["ro"]],
+            writable=[(staged.get(p, p), p) for p in plan["rw"]],
+            hidden=plan["hidden"],
+            work=plan["work"],
+            network=args.network,
+            tmp_mb=args.tmp_mb,
+            uid=plan["uid"],
+            home=plan["home"],
+        )
+        if plan["drop"]:
+            _drop_to(plan["uid"])
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
+        if os.getppid() != plan["launcher"]:
+            os._exit(1)
+        _prctl(PR_SET_NO_NEW_PRIVS, 1)
+        inner = [sys.executable, "-I", monitor.__file__, "--status-fd", str(fds["status"])]
+        for name in ("memory_mb", "pids", "files", "file_size_mb", "cpu_seconds"):
+            value = getattr(args, name)
+            if value:
+                inner += [f"--{name.replace('_', '-')}", str(value)]
+        argv = [plan["bwrap"], *options, "--", *inner, "--", *command]
+        os.execv(plan["bwrap"], argv)
+    except BaseException as exc:  # noqa: BLE001 - say it on the captured stderr, then end
+        try:
+            os.write(2, f"mlops-kit sandbox: {type(exc).__name__}: {exc}\n".encode())
+        finally:
+            os._exit(126)
+
+
+def _collect(child: int, out_fd: int, status_fd: int) -> tuple[int, bytes, bytes]:
+    """Read the child's output (keeping the tail) and status until both end; reap it."""
+    import selectors
+
+    tail = b""
+    status = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(out_fd, selectors.EVENT_READ, "out")
+        sel.register(status_fd, selectors.EVENT_READ, "status")
+        open_fds = 2
+        while open_fds:
+            for key, _ in sel.select():
+                data = os.read(key.fd, 65536)
+                if not data:
+                    sel.unregister(key.fd)
+                    os.close(key.fd)
+                    open_fds -= 1
+                elif key.data == "out":
+                    tail = (tail + data)[-_STDERR_TAIL:]
+                elif len(status) < 65536:
+                    status += data
+    _, code = os.waitpid(child, 0)
+    return code, tail, status
+
+
+def _write_report(path: str | None, report: dict) -> None:
+    if path:
+        from ..fileio import atomic_write
+
+        atomic_write(path, json.dumps(report))
+
+
+def _finish(report: dict, path: str | None, account: dict | None, code: int) -> int:
+    """Write the final report, then end as the kernel ended (same signal or exit code)."""
+    report["monitor"] = account
+    _write_report(path, report)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sig = (account or {}).get("signal")
+    if sig is None and os.WIFSIGNALED(code):
+        sig = os.WTERMSIG(code)
+    if sig:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(sig, signal.SIG_DFL)
         os.kill(os.getpid(), sig)
-        return 128 + sig  # pragma: no cover - the signal above ends the process
-    return os.WEXITSTATUS(status)
+    if account is not None and account.get("exit") is not None:
+        return int(account["exit"])
+    return os.WEXITSTATUS(code) if os.WIFEXITED(code) else 1
+
+
+def _plan(args: argparse.Namespace) -> dict:
+    """Resolve the paths, pick the kernel's uid, decide what must be staged."""
+    resolve = lambda p: str(Path(p).expanduser().resolve())  # noqa: E731
+    work = resolve(args.work) if args.work else os.getcwd()
+    rw = outermost([work, *map(resolve, args.rw)])
+    ro = [p for p in outermost([*python_paths(), *map(resolve, args.ro)]) if os.path.exists(p)]
+    ro = [p for p in ro if not any(inside(p, w) for w in rw)]
+    hidden = [resolve(p) for p in args.hide]
+    check_plan(ro, rw, hidden)
+    root = os.geteuid() == 0
+    uid = UID_BASE + os.getpid() if root else os.geteuid()
+    home = os.environ.get("HOME")
+    home = home if home and any(inside(resolve(home), w) for w in rw) else None
+    stage = [p for p in ro + rw if root and not reachable(p, uid)]
+    return {
+        "bwrap": bwrap_path(),
+        "work": work,
+        "ro": ro,
+        "rw": rw,
+        "hidden": hidden,
+        "uid": uid,
+        "drop": root,
+        "home": home,
+        "stage": stage,
+        "stage_dir": None,
+        "launcher": os.getpid(),
+    }
+
+
+def _start_janitor(child: int, owners: dict, stage_dir: str | None, close: tuple) -> None:
+    """Fork a process that, once this launcher and the sandbox are gone, tidies up after them.
+
+    The runner ends a kernel by killing this launcher's process group with SIGKILL, so the
+    launcher itself cannot give its folders back (their files belong to the kernel's uid for
+    the run) nor remove its staging folder. The janitor leaves the group (a session of its
+    own), waits for the launcher to end (its pipe closes) and for the sandbox to end, does
+    both, and exits.
+    """
+    import select
+
+    alive_r, alive_w = os.pipe()
+    try:
+        sandbox = os.pidfd_open(child)
+    except (AttributeError, OSError):
+        sandbox = None
+    if os.fork():
+        os.close(alive_r)
+        if sandbox is not None:
+            os.close(sandbox)
+        os.set_inheritable(alive_w, False)  # held until this launcher ends, by no one else
+        return
+    try:
+        os.setsid()
+        os.close(alive_w)
+        for fd in close:
+            os.close(fd)
+        os.read(alive_r, 1)  # returns when the launcher has ended
+        if sandbox is not None:
+            select.select([sandbox], [], [], 60)
+        for path, lent in owners.items():
+            _give_back(path, lent)
+        if stage_dir:
+            shutil.rmtree(stage_dir, ignore_errors=True)
+    finally:
+        os._exit(0)
+
+
+def _run_bwrap(args: argparse.Namespace, command: list[str], report: dict) -> int:
+    plan = _plan(args)
+    if plan["bwrap"] is None:
+        report["notes"].append("bubblewrap is not installed: nothing was run.")
+        _write_report(args.report, report)
+        print(f"mlops_kit.execution.sandbox: bubblewrap is missing. {INSTALL_FIX}", file=sys.stderr)
+        return 126
+    owners = {}
+    if plan["drop"]:  # its own folders are lent to the kernel's uid for the run
+        owners = {path: _lend(path, plan["uid"]) for path in plan["rw"]}
+    if plan["stage"]:
+        plan["stage_dir"] = tempfile.mkdtemp(prefix="mlops-kit-stage-", dir="/tmp")
+        os.chmod(plan["stage_dir"], 0o711)
+    report["applied"].update(
+        isolation="bubblewrap",
+        bwrap_version=bwrap_version(),
+        uid=plan["uid"],
+        dropped_root=plan["drop"],
+        network="shared" if args.network else "cut",
+        read_only=plan["ro"],
+        writable=plan["rw"],
+        hidden=plan["hidden"],
+        staged=plan["stage"],
+    )
+    _write_report(args.report, report)
+    out_r, out_w = os.pipe()
+    status_r, status_w = os.pipe()
+    os.set_inheritable(status_w, True)
+    child = os.fork()
+    if child == 0:
+        os.close(out_r)
+        os.close(status_r)
+        _sandbox_child(args, command, plan, {"out": out_w, "status": status_w})
+    os.close(out_w)
+    os.close(status_w)
+    if owners or plan["stage_dir"]:
+        _start_janitor(child, owners, plan["stage_dir"], (out_r, status_r))
+    code, tail, status = _collect(child, out_r, status_r)
+    report["stderr_tail"] = tail.decode("utf-8", "replace")
+    try:
+        account = json.loads(status.decode("utf-8").splitlines()[0]) if status else None
+    except (ValueError, IndexError):
+        account = None
+    if account is None:
+        report["notes"].append(
+            "The sandbox ended before its monitor could report (bubblewrap failed to start, "
+            "or the sandbox was killed): see stderr_tail."
+        )
+    return _finish(report, args.report, account, code)
+
+
+def _run_unisolated(args: argparse.Namespace, command: list[str], report: dict) -> int:
+    report["applied"]["isolation"] = "none"
+    report["notes"].append(
+        "The kernel was NOT isolated (--isolation none): it ran as the grader's user, could "
+        "read and write what the grader can, and reach the network. Only the limits applied."
+    )
+    try:
+        _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    except (OSError, AttributeError):  # not Linux
+        pass
+    _write_report(args.report, report)
+    account = monitor.run(command, args, own_namespace=False)
+    return _finish(report, args.report, account, 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The launcher's command line (what :func:`mlops_kit.execution.runner` passes)."""
+    """The launcher's command line (what the runner passes)."""
     parser = argparse.ArgumentParser(
         prog="python -m mlops_kit.execution.sandbox",
-        description="Run a command (a Jupyter kernel) under a memory cap, without network "
-        "and with folders hidden, as far as this operating system allows.",
-        epilog="example: python -m mlops_kit.execution.sandbox --memory-mb 512 --no-network "
-        "--hide /srv/key -- python -c 'print(1)'",
+        description="Run a command (a Jupyter kernel) in a bubblewrap sandbox: an allow-list "
+        "of read-only folders, its own writable folders, no network, a fresh unprivileged "
+        "uid when started by root, and limits.",
+        epilog="example: python -m mlops_kit.execution.sandbox --work /tmp/job --memory-mb "
+        "1024 -- python -c 'print(1)'",
     )
-    parser.add_argument("--memory-mb", type=int, default=None, help="address-space cap (MiB)")
-    parser.add_argument("--no-network", action="store_true", help="cut every network")
-    parser.add_argument(
-        "--hide", action="append", default=[], metavar="PATH", help="folder or file to hide"
-    )
-    parser.add_argument(
-        "--writable",
-        action="append",
-        default=None,
-        metavar="DIR",
-        help="make the file system read-only except these folders (repeatable)",
-    )
-    parser.add_argument("--report", default=None, help="write what was applied here (JSON)")
-    parser.add_argument(
-        "--parent",
-        type=int,
-        default=None,
-        metavar="PID",
-        help="the process that starts the launcher: the command dies with it, and nothing "
-        "runs if it is already gone (default: the parent at start-up)",
-    )
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")
+    add = parser.add_argument
+    add("--isolation", choices=("bwrap", "none"), default="bwrap", help="none: limits only")
+    add("--work", default=None, help="the kernel's working folder (writable; default: cwd)")
+    add("--rw", action="append", default=[], metavar="PATH", help="another writable folder")
+    add("--ro", action="append", default=[], metavar="PATH", help="a read-only folder to show")
+    add("--hide", action="append", default=[], metavar="PATH", help="cover this path")
+    add("--network", action="store_true", help="keep the host's network (cut by default)")
+    add("--memory-mb", type=int, default=None, help="address-space and resident memory cap")
+    add("--pids", type=int, default=None, help="processes and threads the kernel may have")
+    add("--files", type=int, default=None, help="open files per process")
+    add("--file-size-mb", type=int, default=None, help="largest file it may write")
+    add("--cpu-seconds", type=int, default=None, help="CPU time per process")
+    add("--tmp-mb", type=int, default=TMP_MB, help="size of each private /tmp-like folder")
+    add("--report", default=None, help="write what was applied, and how it ended, here (JSON)")
+    add("--parent", type=int, default=None, metavar="PID", help="die with this process")
+    add("command", nargs=argparse.REMAINDER, help="-- then the command")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Apply the limits, write the report, then exec the command."""
+    """Apply the policy, run the command, report, and end as it ended."""
     args = build_parser().parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         build_parser().error("give the command to run after --")
     report: dict = {"applied": {}, "notes": [], "pid": os.getpid()}
-    # the starter may die before this line runs: the runner names itself to close that gap
     starter = args.parent if args.parent is not None else os.getppid()
-    # Opened now: once the file system is read-only its folder may not be writable.
-    report_file = open(args.report, "w", encoding="utf-8") if args.report else None  # noqa: SIM115
-    hide = [str(Path(p).expanduser().resolve()) for p in args.hide]
-
-    writable = None if args.writable is None else [str(Path(p).resolve()) for p in args.writable]
-    mounts = bool(hide) or writable is not None
-    must_fork = False
-    if args.no_network or mounts:
-        must_fork = enter_namespaces(network=args.no_network, hide=mounts, report=report)
-    # after the namespaces (a change of credentials clears it); kept across the exec, and
-    # before a fork it covers the launcher, whose child below dies with it
-    if not die_with_starter(starter, report):
-        return _starter_gone(starter)
-    if must_fork:
-        child = os.fork()
-        if child:
-            return _wait_and_mirror(child)
-        # The child: PID 1 of the new namespace; dies with the launcher.
-        try:
-            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except OSError:
-            pass
-        hide_paths(hide, report, new_proc=True, writable=writable)
-
-    if args.memory_mb:
-        limit_memory(args.memory_mb, report)
     try:
-        _prctl(PR_SET_NO_NEW_PRIVS, 1)  # setuid programs gain nothing from here on
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         pass
-    if report_file is not None:
-        with report_file:
-            report_file.write(json.dumps(report))
-    sys.stdout.flush()
-    sys.stderr.flush()
+    if os.getppid() != starter:
+        print(f"mlops_kit.execution.sandbox: its starter (pid {starter}) is gone.", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the kernel is interrupted by messages
     try:
-        os.execvp(command[0], command)
-    except OSError as exc:
-        print(f"mlops_kit.execution.sandbox: cannot run {command[0]!r}: {exc}", file=sys.stderr)
-        return 127
-    return 0  # pragma: no cover - exec does not return
+        if args.isolation == "none":
+            return _run_unisolated(args, command, report)
+        return _run_bwrap(args, command, report)
+    except (KitError, OSError) as exc:
+        report["notes"].append(f"The sandbox could not be set up: {exc}")
+        _write_report(args.report, report)
+        print(f"mlops_kit.execution.sandbox: {exc}", file=sys.stderr)
+        return 126
+
+
+# --------------------------------------------------------------------------- availability
+
+
+@functools.lru_cache(maxsize=1)
+def isolation_available() -> dict:
+    """Say whether kernels can be isolated here, how, and if not why and what to do.
+
+    It runs a tiny command through the whole sandbox (a fresh uid, staging, bubblewrap) once
+    per process. ``mlops-kit doctor`` and the grader show the result.
+
+    Returns:
+        ``{"available": bool, "kind": "bubblewrap" | None, "version", "kernel_user",
+        "describe": one line for reports, "problem": str | None, "fix": str | None}``.
+    """
+    info: dict = {"available": False, "kind": None, "version": None, "kernel_user": None}
+    info.update(problem=None, fix=None, describe="no isolation")
+    if not sys.platform.startswith("linux"):
+        info["problem"] = f"kernels can be isolated on Linux only (this is {sys.platform})"
+        info["fix"] = "Grade on Linux with bubblewrap, or pass --unsafe (no isolation)."
+        return info
+    if bwrap_path() is None:
+        info["problem"] = "bubblewrap (bwrap) is not installed"
+        info["fix"] = INSTALL_FIX
+        return info
+    info["kind"], info["version"] = "bubblewrap", bwrap_version()
+    with tempfile.TemporaryDirectory(prefix="mlops-kit-probe-") as work:
+        report = os.path.join(work, "report.json")
+        job = os.path.join(work, "job")
+        os.mkdir(job)
+        probe = [sys.executable, "-m", "mlops_kit.execution.sandbox", "--work", job]
+        probe += ["--report", report, "--", sys.executable, "-I", "-c", "print(1)"]
+        try:
+            done = subprocess.run(probe, capture_output=True, text=True, timeout=60)
+            data = json.loads(Path(report).read_text()) if os.path.exists(report) else {}
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            done, data = None, {"notes": [str(exc)]}
+    account = data.get("monitor") or {}
+    if done is None or done.returncode != 0 or account.get("exit") != 0:
+        why = (data.get("stderr_tail") or "").strip() or "; ".join(data.get("notes", []))
+        info["problem"] = f"bubblewrap is installed but a test sandbox failed: {why[-600:]}"
+        info["fix"] = (
+            "Enable unprivileged user namespaces (sysctl user.max_user_namespaces=15000; "
+            "Ubuntu 24.04: allow bwrap in AppArmor; Docker: run the grader outside the "
+            "container or with a seccomp profile allowing user namespaces), or pass --unsafe."
+        )
+        return info
+    root = data.get("applied", {}).get("dropped_root")
+    info["available"] = True
+    info["kernel_user"] = (
+        "a fresh unprivileged uid per kernel (the grader is root)"
+        if root
+        else "the grader's own uid, in a user namespace that hides the user's files"
+    )
+    info["describe"] = (
+        f"bubblewrap {info['version']}: each kernel in its own namespaces (no network, "
+        f"private /tmp, read-only system, only its own folder writable), as {info['kernel_user']}"
+    )
+    return info
+
+
+def require_isolation() -> dict:
+    """Return :func:`isolation_available`'s answer, or raise when kernels cannot be isolated.
+
+    Raises:
+        SandboxUnavailableError: naming what is missing and how to fix it.
+    """
+    info = isolation_available()
+    if not info["available"]:
+        raise SandboxUnavailableError(
+            f"A notebook you do not trust cannot be isolated on this machine: {info['problem']}.",
+            info["fix"],
+        )
+    return info
 
 
 if __name__ == "__main__":

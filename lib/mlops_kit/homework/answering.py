@@ -68,7 +68,8 @@ def describe_answer(qid: str, value: Any, cohort: str | None) -> str:
     """Return the line ``answer()`` shows: the value, the closest option, any warnings."""
     from .options import closest_option
 
-    shown = f"{qid}: {value!r}"
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**60 else "a huge integer"
+    shown = f"{qid}: {text if len(text) <= 80 else text[:77] + '...'}"
     if value is None:
         return f"{shown} (no answer yet: replace None with your result)"
     found = _options(cohort, qid) if cohort else None
@@ -103,11 +104,21 @@ def answer(qid: str, value: Any, *, cohort: str | None = None) -> Any:
     cohort = cohort or _caller_cohort()
     try:
         stored = to_jsonable(value)
-    except TypeError:
-        raise TypeError(
-            f"answer({qid!r}, ...) takes a number; got a {type(value).__name__}. "
-            "Pass the figure the question asks for, e.g. df.shape[1] or an RMSE."
-        ) from None
+    except (TypeError, ValueError, RecursionError):
+        if not hasattr(value, "__float__"):
+            raise TypeError(
+                f"answer({qid!r}, ...) takes a number; got a {type(value).__name__}. "
+                "Pass the figure the question asks for, e.g. df.shape[1] or an RMSE."
+            ) from None
+        # a number with no plain form (np.longdouble, Decimal): recorded as invalid, so the
+        # rest of the notebook still runs and the grader flags this one answer
+        stored = {"invalid": type(value).__name__}
+        record(f"{ANSWER_PREFIX}{qid}", stored, show=False)
+        print(
+            f"{qid}: invalid answer: a {type(value).__name__} is not a plain number; "
+            f"pass float(value) instead"
+        )
+        return stored
     record(f"{ANSWER_PREFIX}{qid}", stored, show=False)
     print(describe_answer(qid, stored, cohort))
     return stored

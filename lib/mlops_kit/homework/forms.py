@@ -9,6 +9,9 @@ value. The kit accepts the shapes such exports take:
 * JSON: ``{"q1": 19, "q2": 42.59}`` or ``{"student": "ana", "answers": {...}}``.
 
 Values stay as typed (strings such as ``"98%"`` are mapped like option labels later).
+An export is hostile data: it is read with a size cap and without following links, numbers
+with more digits than any answer has stay text (flagged invalid when graded, never parsed
+into a 4,001-digit integer), and a name the form claims is only shown, never trusted.
 """
 
 from __future__ import annotations
@@ -22,8 +25,19 @@ from pathlib import Path
 from typing import Any
 
 from .cohorts import HomeworkError
+from .submissions import FORM_SUFFIXES, MAX_FORM_BYTES, SubmissionError, read_submission
 
-FORM_SUFFIXES = (".csv", ".json")
+__all__ = [
+    "FORM_SUFFIXES",
+    "FormAnswers",
+    "FormError",
+    "parse_form_bytes",
+    "parse_form_text",
+    "read_form",
+]
+
+#: a number typed with more characters than this stays text (and is flagged invalid)
+MAX_NUMBER_TEXT = 40
 _QUESTION_HEADERS = ("question", "id", "qid", "question_id")
 _VALUE_HEADERS = ("value", "answer", "response")
 _STUDENT_HEADERS = ("student", "name", "email")
@@ -39,7 +53,8 @@ class FormAnswers:
 
     Attributes:
         answers: ``{qid: value}`` with ids lower-cased (``Q1`` -> ``q1``).
-        student: the name the form carried, or None (the file name is used then).
+        student: the name the form claims, or None. Shown to the instructor, never used
+            to name a row or a file: the student is whoever the file's path says.
     """
 
     answers: dict[str, Any]
@@ -48,7 +63,7 @@ class FormAnswers:
 
 
 def _norm_id(text: Any) -> str:
-    return str(text).strip().lower().replace(" ", "")
+    return str(text).strip().lower().replace(" ", "")[:40]
 
 
 def _value(text: Any) -> Any:
@@ -56,11 +71,28 @@ def _value(text: Any) -> Any:
         stripped = text.strip()
         if stripped == "":
             return None
+        if len(stripped) > MAX_NUMBER_TEXT:
+            return stripped  # not parsed: graded as an invalid answer
         try:
             return float(stripped) if any(c in stripped for c in ".eE") else int(stripped)
         except ValueError:
             return stripped
     return text
+
+
+def _json_number(text: str) -> Any:
+    """Read a JSON number (json's hook): an absurdly long one stays text (no 5,000-digit parse)."""
+    if len(text) > MAX_NUMBER_TEXT:
+        return text
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _claimed(value: Any) -> str | None:
+    """A claimed name as short plain text, or None."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = " ".join(str(value).split())[:80]
+    return text or None
 
 
 def parse_form_text(text: str, suffix: str, *, where: str = "form") -> FormAnswers:
@@ -75,12 +107,12 @@ def parse_form_text(text: str, suffix: str, *, where: str = "form") -> FormAnswe
     )
     if suffix == ".json":
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FormError(f"{where} is not valid JSON ({exc}).", fix) from exc
+            data = json.loads(text, parse_int=_json_number, parse_float=_json_number)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+            raise FormError(f"{where} is not valid JSON ({str(exc)[:200]}).", fix) from exc
         if not isinstance(data, Mapping):
             raise FormError(f"{where} holds a JSON {type(data).__name__}, not an object.", fix)
-        student = data.get("student") or data.get("name") or data.get("email")
+        student = _claimed(data.get("student") or data.get("name") or data.get("email"))
         answers = data.get("answers", data)
         if not isinstance(answers, Mapping):
             raise FormError(f"{where}: 'answers' is not an object.", fix)
@@ -89,7 +121,7 @@ def parse_form_text(text: str, suffix: str, *, where: str = "form") -> FormAnswe
             for k, v in answers.items()
             if _norm_id(k) not in (*_STUDENT_HEADERS, "answers")
         }
-        return FormAnswers(table, str(student) if student else None)
+        return FormAnswers(table, student)
     if suffix == ".csv":
         try:
             rows = list(csv.reader(io.StringIO(text)))
@@ -112,7 +144,7 @@ def parse_form_text(text: str, suffix: str, *, where: str = "form") -> FormAnswe
                     raise FormError(f"{where}: row {row} lacks a question or value.", fix)
                 table[_norm_id(row[q_col])] = _value(row[v_col])
                 if s_col is not None and s_col < len(row) and row[s_col].strip():
-                    student = row[s_col].strip()
+                    student = _claimed(row[s_col])
             return FormAnswers(table, student)
         if len(rows) != 2:
             raise FormError(
@@ -125,22 +157,39 @@ def parse_form_text(text: str, suffix: str, *, where: str = "form") -> FormAnswe
             for i, h in enumerate(header)
             if h not in _STUDENT_HEADERS
         }
-        student = values[s_col].strip() if s_col is not None and s_col < len(values) else None
-        return FormAnswers(table, student or None)
+        student = _claimed(values[s_col]) if s_col is not None and s_col < len(values) else None
+        return FormAnswers(table, student)
     raise FormError(f"{where}: unknown form type {suffix!r}.", fix)
 
 
 def read_form(path: str | Path) -> FormAnswers:
     """Read a form export file (CSV or JSON) into :class:`FormAnswers`.
 
+    The file is read without following a link and refused above
+    :data:`~mlops_kit.homework.submissions.MAX_FORM_BYTES`.
+
     Raises:
-        FormError: unreadable file or unknown shape.
+        FormError: unreadable file, a link, too large, or an unknown shape.
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = read_submission(path, MAX_FORM_BYTES)
+    except SubmissionError as exc:
+        raise FormError(exc.problem, exc.fix) from exc
+    return parse_form_bytes(data, str(path))
+
+
+def parse_form_bytes(data: bytes, where: str) -> FormAnswers:
+    """Parse a form export's bytes (UTF-8, with or without a BOM); ``where`` names the file.
+
+    Raises:
+        FormError: not UTF-8 text, or an unknown shape.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         raise FormError(
-            f"Cannot read the form file {path}: {exc}.", "Save the export as UTF-8 text."
+            f"Cannot read the form file {where}: it is not UTF-8 text ({exc.reason}).",
+            "Save the export as UTF-8 text.",
         ) from exc
-    return parse_form_text(text, path.suffix.lower(), where=str(path))
+    return parse_form_text(text, Path(where).suffix.lower(), where=where)

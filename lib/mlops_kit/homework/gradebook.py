@@ -10,11 +10,16 @@ Tables::
     grades(submission, key_id, student, path, kind, status, reason, score, max_score,
            flags, network, started, finished, seconds)
     answers(submission, key_id, qid, value, option, right, points, warnings, path)
+
+One grading run at a time holds an output folder (:func:`lock_output`); a gradebook that is
+not a readable database is reported with the fix (:func:`open_gradebook`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,8 +27,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cohorts import HomeworkError
+
 #: the gradebook file :func:`mlops_kit.homework.grading.grade` keeps in its output folder
 GRADEBOOK_NAME = "gradebook.sqlite"
+#: the lock file that keeps a second grading run out of an output folder
+LOCK_NAME = ".grading.lock"
 
 #: what a submission can end as (``invalid_form``: a CSV/JSON export that cannot be read)
 STATUSES = (
@@ -231,3 +240,51 @@ class Gradebook:
             sub, key_id, student, path, kind, status, reason, score, max_score,
             json.loads(flags), network, started, finished, seconds, answers,
         )  # fmt: skip
+
+
+@contextlib.contextmanager
+def lock_output(out: Path) -> Iterator[None]:
+    """Hold the output folder for this run; refuse while another run holds it.
+
+    The lock is an advisory ``flock`` on a file in the folder: the system releases it when
+    its holder dies, so a killed run's lock is taken over without anyone removing a file.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: one run at a time is the instructor's to ensure
+        yield
+        return
+    path = out / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 100, 0).decode("ascii", "replace").strip() or "?"
+            raise HomeworkError(
+                f"Another grading run is writing to {out} (process {holder}); two runs on "
+                "one output folder would grade every submission twice and mix their reports.",
+                "Wait for it to finish (or stop it), or pass another --out folder.",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def open_gradebook(path: Path) -> Gradebook:
+    """Open the gradebook, or explain in one paragraph that it is corrupt and what to do.
+
+    Raises:
+        HomeworkError: the file is not a readable SQLite database.
+    """
+    try:
+        return Gradebook(path)
+    except sqlite3.DatabaseError as exc:
+        raise HomeworkError(
+            f"The gradebook {path} is not a readable SQLite database ({exc}); it may have been "
+            "truncated or overwritten.",
+            f"Move it aside (mv {path} {path}.bad) and grade again: every submission is then "
+            "graded afresh into a new gradebook.",
+        ) from exc

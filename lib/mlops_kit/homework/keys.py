@@ -45,19 +45,25 @@ class AnswerKeyError(HomeworkError):
     """A key file that is missing, unreadable, or for another cohort."""
 
 
-def write_json_atomic(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` as JSON to ``path`` via a temp file in the same folder + os.replace."""
+def write_json_atomic(path: str | Path, obj: Any, *, mode: int | None = None) -> Path:
+    """Write ``obj`` as JSON to ``path`` via a temp file in the same folder + os.replace.
+
+    ``mode`` (``0o600`` for a plain key) is set before the file appears under its name.
+    """
     from ..fileio import atomic_write
 
-    return atomic_write(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    return atomic_write(path, json.dumps(obj, indent=2, sort_keys=False) + "\n", mode=mode)
 
 
 def answers_from_records(records: Mapping[str, Any]) -> dict[str, Any]:
-    """Return ``{qid: value}`` from a notebook's records (names ``answer:<qid>``)."""
+    """Return ``{qid: value}`` from a notebook's records (names ``answer:<qid>``).
+
+    Records come from notebooks that may be hostile: a name that is not text is skipped.
+    """
     return {
         name[len(ANSWER_PREFIX) :]: value
         for name, value in records.items()
-        if name.startswith(ANSWER_PREFIX)
+        if isinstance(name, str) and name.startswith(ANSWER_PREFIX)
     }
 
 
@@ -311,7 +317,7 @@ def make_key(
         rows: synthetic rows per month (0: the generator's default); for real data a
             sample size (0: the whole month, which the published answers need).
         seed: seed of the synthetic data.
-        out: write the plain key there (atomically).
+        out: write the plain key there (atomically, readable by its owner only: 0600).
         hashed_out: also write the salted-hash key there (for shipping to learners).
         timeout_cell: seconds a solution cell may take.
         timeout_total: seconds the whole solution may take.
@@ -345,7 +351,7 @@ def make_key(
         parameters=params,
     )
     if out is not None:
-        write_json_atomic(out, key)
+        write_json_atomic(out, key, mode=0o600)  # the plain key: the instructor's eyes only
     if hashed_out is not None:
         write_json_atomic(hashed_out, hash_key(key, salt=salt))
     return key

@@ -40,6 +40,17 @@ FAR_GAPS = 0.5
 #: a number within this of the key's value is right whatever the options (issue 6)
 VALUE_TOLERANCE = 0.01
 
+#: an answer larger than this in magnitude is not a homework figure but an attempt to game
+#: the mapping (the largest real answer, a month's trip count, is millions)
+MAX_MAGNITUDE = 1e12
+
+#: a value further than this many option spans from every option maps to none: an answer
+#: like -1e308 must not land on the lowest option and score where that one is right
+MAX_SPANS = 10
+
+#: strings longer than this are not read as numbers (no 4,001-digit parsing)
+MAX_TEXT = 64
+
 
 class OptionError(KitError):
     """An option label or an option rule that cannot be read."""
@@ -97,6 +108,11 @@ def parse_option(label: Any, kind: str) -> float:
     """
     check_kind(kind)
     text = str(label).strip().replace(",", "").replace("_", "")
+    if len(text) > MAX_TEXT:
+        raise OptionError(
+            f"The option {text[:20]!r}... is {len(text)} characters long, not a number.",
+            "Write options as numbers, e.g. '1,054,112', '42.59' or '98%'.",
+        )
     percent = text.endswith("%")
     if percent:
         text = text[:-1].strip()
@@ -113,23 +129,54 @@ def parse_option(label: Any, kind: str) -> float:
 
 
 def to_number(value: Any, kind: str) -> float | None:
-    """Return ``value`` as a float, or None when it is missing or not numeric.
+    """Return ``value`` as a float, or None when it is missing or not a usable number.
 
     Strings are read like option labels (``"98%"`` works), so a learner who types the
-    option they chose still gets it mapped.
+    option they chose still gets it mapped. Hostile values give None, never an exception:
+    NaN, infinities, magnitudes past :data:`MAX_MAGNITUDE`, integers too large for a float,
+    strings longer than :data:`MAX_TEXT`, containers and other objects.
     """
-    if value is None or isinstance(value, bool):
-        return None
+    return _number_or_problem(value, kind)[0]
+
+
+def answer_problem(value: Any, kind: str) -> str | None:
+    """Say why a given answer is invalid (not a usable number), or None when it is fine.
+
+    A missing answer (None) is not invalid, just missing.
+    """
+    return None if value is None else _number_or_problem(value, kind)[1]
+
+
+def _number_or_problem(value: Any, kind: str) -> tuple[float | None, str | None]:
+    if value is None:
+        return None, None
+    if isinstance(value, bool):
+        return None, "a true/false value is not a number"
     if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            return None, f"a text of {len(value)} characters is not a number"
         try:
-            return parse_option(value, kind)
+            number = parse_option(value, kind)
         except OptionError:
-            return None
-    try:
+            return None, f"{value!r} is not a number"
+    elif isinstance(value, int):
+        if abs(value) > MAX_MAGNITUDE:
+            return None, f"an integer of {_digits(value)} digits is not a plausible answer"
         number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) or math.isinf(number) else number
+    elif isinstance(value, float):
+        number = value
+    else:
+        return None, f"a {type(value).__name__} is not a number"
+    if math.isnan(number) or math.isinf(number):
+        return None, f"{number!r} is not a finite number"
+    if abs(number) > MAX_MAGNITUDE:
+        return None, f"{number:.3g} is too large to be an answer"
+    return number, None
+
+
+def _digits(value: int) -> str:
+    """The number of decimal digits of a (possibly huge) integer, without str()."""
+    return f"{math.floor(math.log10(abs(value))) + 1:,}" if value else "1"
 
 
 def format_option(number: float, kind: str, decimals: int = 2) -> str:
@@ -160,20 +207,28 @@ def closest_option(value: Any, options: Sequence[str], kind: str) -> OptionMatch
     """
     from ..records import to_jsonable
 
-    try:
-        value = to_jsonable(value)
-    except TypeError:
-        value = repr(value)
+    if not isinstance(value, (int, float, str)) and value is not None:
+        try:  # numpy scalars; anything else (lists, dicts, objects) is not an answer
+            value = to_jsonable(value)
+        except (TypeError, ValueError, OverflowError, RecursionError):
+            value = object()
+        if not isinstance(value, (int, float, str)) and value is not None:
+            kind_name = type(value).__name__ if type(value) is not object else "object"
+            problem = f"invalid answer: a {kind_name} is not a number"
+            return OptionMatch(None, None, None, None, None, (problem,))
     if value is None:
         return OptionMatch(None, None, None, None, None, ("no answer given",))
     if isinstance(value, str) and value.strip() in options:
         index = list(options).index(value.strip())
         return OptionMatch(value, parse_option(value, kind), options[index], index, 0.0, ())
-    number = to_number(value, kind)
+    number, problem = _number_or_problem(value, kind)
     if number is None:
-        return OptionMatch(
-            value, None, None, None, None, (f"{value!r} is not a number: give a number",)
-        )
+        shown = value if isinstance(value, (int, float, str)) else None
+        if isinstance(value, int) and problem:
+            shown = None  # an absurd integer is not kept (nor printed)
+        if isinstance(value, str) and len(value) > MAX_TEXT:
+            shown = value[:MAX_TEXT] + "..."
+        return OptionMatch(shown, None, None, None, None, (f"invalid answer: {problem}",))
     numbers = [parse_option(o, kind) for o in options]
     warnings: list[str] = []
     if kind == "share" and 1 < number <= 100 and all(n <= 1 for n in numbers):
@@ -185,6 +240,19 @@ def closest_option(value: Any, options: Sequence[str], kind: str) -> OptionMatch
     distances = [abs(number - n) for n in numbers]
     order = sorted(range(len(options)), key=lambda i: (distances[i], i))
     best = order[0]
+    span = max(numbers) - min(numbers) if len(numbers) > 1 else abs(numbers[0])
+    if distances[best] > MAX_SPANS * max(span, 1e-9):
+        return OptionMatch(
+            value,
+            number,
+            None,
+            None,
+            distances[best],
+            (
+                f"invalid answer: {number:.4g} is further than {MAX_SPANS} times the options' "
+                f"range from every option, so it maps to none",
+            ),
+        )
     if len(order) > 1:
         second = order[1]
         gap = abs(numbers[best] - numbers[second])

@@ -8,7 +8,11 @@
 * ``feedback/<student>.html``: the student's answers, the option each maps to and right or
   wrong. The right option of a wrongly answered question is not shown unless ``reveal``.
 
-All files are written atomically (temp file, then ``os.replace``).
+All files are written atomically (temp file, then ``os.replace``). Everything in them that
+came from a submission (values, exception messages, file names) is escaped: HTML-escaped in
+the pages, and in grades.csv a cell that begins with ``= + - @`` (or a tab or carriage
+return) gets a leading ``'`` so a spreadsheet shows it as text instead of running it as a
+formula; plain numbers such as ``-1.5`` stay numbers.
 """
 
 from __future__ import annotations
@@ -37,6 +41,20 @@ def _write_text(path: Path, text: str) -> Path:
     return atomic_write(path, text)
 
 
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value made safe for a spreadsheet: text that could start a formula is quoted."""
+    if isinstance(value, (bool, int, float)) or value is None:
+        return value
+    text = str(value)
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
 def grades_csv_text(grades: list[Grade], cohort: Cohort) -> str:
     """Return grades.csv as text (one row per submission)."""
     buffer = io.StringIO()
@@ -52,7 +70,7 @@ def grades_csv_text(grades: list[Grade], cohort: Cohort) -> str:
             a = g.answer(qid)
             row += ["" if a is None or a.value is None else a.value, bool(a and a.right)]
         row += [g.student, g.max_score, ";".join(g.flags), g.reason or ""]
-        writer.writerow(row)
+        writer.writerow([csv_cell(cell) for cell in row])
     return buffer.getvalue()
 
 
@@ -82,10 +100,16 @@ def class_report_html(run: GradeRun, cohort: Cohort, key: Key) -> str:
         f"{'computed on SYNTHETIC data' if key.synthetic else 'computed on real data'}"
         f"{' (salted hashes)' if key.hashed else ''}.</p>"
     ]
+    if getattr(run, "isolation", None):
+        warn = run.isolation.startswith("NONE")
+        body.append(
+            f'<p class="{"warn" if warn else "muted"}"><b>Isolation:</b> '
+            f"{html.escape(run.isolation)}.</p>"
+        )
     if run.network in ("not_cut", "mixed"):
         body.append(
-            '<p class="warn"><b>The network could not be cut</b> for '
-            f"{'some' if run.network == 'mixed' else 'the'} notebooks on this machine: "
+            '<p class="warn"><b>The network was not cut</b> for '
+            f"{'some' if run.network == 'mixed' else 'the'} notebooks: "
             "they could reach the internet while they ran.</p>"
         )
     elif run.network == "cut":

@@ -55,23 +55,44 @@ def check_workers(workers: Any) -> int:
 # --------------------------------------------------------------------------- worker side
 
 
-def _watch_parent(parent: int) -> None:  # pragma: no cover - runs in worker processes
+def _watch_batch(batch: int) -> None:  # pragma: no cover - runs in worker processes
+    """End this worker when the batch process (not the fork server, its parent) is gone.
+
+    The fork server outlives a killed batch as long as any worker lives (each holds the
+    server's "alive" pipe), and a worker watching only its parent would wait for the server:
+    both would stay forever. Watching the batch itself breaks that circle; once the workers
+    are gone, the server and multiprocessing's resource tracker end too, and each kernel
+    dies with the worker that started it.
+    """
+    import select
+
+    try:
+        handle = os.pidfd_open(batch)
+    except (AttributeError, OSError):  # not Linux 5.3+: poll instead
+        handle = None
+    if handle is not None:
+        select.select([handle], [], [])  # readable when the batch process has ended
+        os._exit(1)
     while True:
         time.sleep(1.0)
-        if os.getppid() != parent:
+        try:
+            os.kill(batch, 0)
+        except ProcessLookupError:
             os._exit(1)
+        except OSError:
+            pass
 
 
-def _worker_init(environ: dict[str, str], cwd: str) -> None:  # pragma: no cover - in workers
+def _worker_init(environ: dict[str, str], cwd: str, batch: int) -> None:  # pragma: no cover
     """Prepare a pool worker: the caller's environment and folder, papermill imported once.
 
     Workers are forked from a server process started with the first pool, so they carry its
     environment and working folder, not the caller's current ones: both are copied here.
     The import is what a papermill CLI call pays on every notebook; a worker pays it once
     (usually never: the fork server already imported it). The watcher thread ends a worker
-    orphaned by a killed batch.
+    orphaned by a killed batch (``batch`` is the batch process's pid).
     """
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_watch_batch, args=(batch,), daemon=True).start()
     os.environ.clear()
     os.environ.update(environ)
     try:
@@ -181,7 +202,7 @@ def _make_pool(workers: int) -> cf.ProcessPoolExecutor:
         max_workers=workers,
         mp_context=context,
         initializer=_worker_init,
-        initargs=(dict(os.environ), os.getcwd()),
+        initargs=(dict(os.environ), os.getcwd(), os.getpid()),
     )
 
 
