@@ -801,3 +801,16 @@ def test_frame_and_styled_table_are_stable():
     assert html == doctor.styled(checks, details=False).to_html()
     assert doctor.STATUS_COLOURS[WARN] in html
     assert "Python 3.11.7" not in html
+
+
+def test_doctor_says_which_grading_isolation_is_in_force(capsys):
+    from mlops_kit.cli import main
+    from mlops_kit.execution.sandbox import isolation_available
+
+    main(["doctor", "--check", "python", "--json"])
+    import json
+
+    out = json.loads(capsys.readouterr().out)
+    assert out["grading_isolation"]["available"] == isolation_available()["available"]
+    main(["doctor", "--check", "python"])
+    assert "grading sandbox:" in capsys.readouterr().out

@@ -80,8 +80,15 @@ def handle(args) -> int:
         timeout=args.timeout,
         only=args.only,
     )
+    from ..execution.sandbox import isolation_available
+
+    isolation = isolation_available()
     if args.json:
-        print_json(summary(checks))
+        print_json({**summary(checks), "grading_isolation": isolation})
     else:
         print(format_table(checks))
+        if isolation["available"]:
+            print(f"grading sandbox: {isolation['describe']}")
+        else:
+            print(f"grading sandbox: none ({isolation['problem']} {isolation['fix'] or ''})")
     return 1 if any(check.status == FAIL for check in checks) else 0
