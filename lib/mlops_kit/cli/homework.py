@@ -58,6 +58,12 @@ def _add_data_flags(parser) -> None:
 
 def register(subparsers) -> None:
     """Add the ``homework`` sub-command and its ``key``, ``check`` and ``grade`` actions."""
+    from ..homework import list_cohorts
+    from ..homework.grading import grade
+
+    # defaults live in one place: the library function's own signature
+    GRADE = grade.__kwdefaults__  # noqa: N806
+    COHORTS = f"one of: {', '.join(list_cohorts()) or 'the cohorts under homework/'}"  # noqa: N806
     parser = subparsers.add_parser(
         "homework",
         help="module-1 homework: make a key, check your answers, grade submissions",
@@ -77,7 +83,7 @@ def register(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    key.add_argument("--cohort", required=True, help="2022, 2023, 2024, 2025 or practice")
+    key.add_argument("--cohort", required=True, help=COHORTS)
     key.add_argument("--out", default="key.json", help="where to write the plain key")
     key.add_argument(
         "--hashed-out",
@@ -121,7 +127,7 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     grd.add_argument("submissions", metavar="SUBMISSIONS", help="folder of submissions")
-    grd.add_argument("--cohort", required=True, help="2022, 2023, 2024, 2025 or practice")
+    grd.add_argument("--cohort", required=True, help=COHORTS)
     grd.add_argument("--key", required=True, help="the key from `mlops-kit homework key`")
     grd.add_argument("--out", default="build/grades", help="output folder (build/grades)")
     grd.add_argument("--workers", type=int, default=2, help="notebooks run at once (2)")
@@ -137,13 +143,22 @@ def register(subparsers) -> None:
         "--timeout-cell", type=float, default=120, help="seconds one cell may run (120)"
     )
     grd.add_argument(
-        "--timeout-total", type=float, default=900, help="seconds a notebook may run (900)"
+        "--timeout-total",
+        type=float,
+        default=GRADE["timeout_total"],
+        help=f"seconds a notebook may run ({GRADE['timeout_total']:g})",
     )
     grd.add_argument(
-        "--memory-mb", type=int, default=3072, help="memory cap per kernel in MiB (3072)"
+        "--memory-mb",
+        type=int,
+        default=GRADE["memory_mb"],
+        help=f"memory cap per kernel in MiB ({GRADE['memory_mb']})",
     )
     grd.add_argument(
-        "--output-bytes", type=int, default=5_000_000, help="output cap per notebook (5 MB)"
+        "--output-bytes",
+        type=int,
+        default=GRADE["output_bytes"],
+        help=f"output cap per notebook in bytes ({GRADE['output_bytes']:,})",
     )
     grd.add_argument("--allow-network", action="store_true", help="do not cut the kernels' network")
     grd.add_argument(
