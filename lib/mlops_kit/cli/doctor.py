@@ -86,9 +86,9 @@ def handle(args) -> int:
     if args.json:
         print_json({**summary(checks), "grading_isolation": isolation})
     else:
-        print(format_table(checks))
         if isolation["available"]:
             print(f"grading sandbox: {isolation['describe']}")
         else:
             print(f"grading sandbox: none ({isolation['problem']} {isolation['fix'] or ''})")
+        print(format_table(checks))  # its verdict line stays the last line
     return 1 if any(check.status == FAIL for check in checks) else 0
