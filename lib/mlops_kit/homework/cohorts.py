@@ -53,6 +53,9 @@ class Question:
         points: what a right answer is worth.
         decimals: digits shown for generated options and in reports.
         generate: the rule for generated options (``step``, ``minimum``, ``maximum``).
+        headings: words learners title this question's part of their notebook with,
+            besides the title (``validation`` for "Evaluating the model"): read by
+            :mod:`~mlops_kit.homework.shown_answers`.
     """
 
     id: str
@@ -64,6 +67,7 @@ class Question:
     points: float = 1.0
     decimals: int = 2
     generate: Mapping[str, Any] | None = None
+    headings: tuple[str, ...] = ()
 
     def option_values(self) -> list[float]:
         """Return the options as numbers."""
@@ -243,6 +247,7 @@ def cohort_from_dict(data: Mapping[str, Any], folder: Path | None = None) -> Coh
                 points=float(raw.get("points", 1)),
                 decimals=int(raw.get("decimals", 0 if kind != "number" else 2)),
                 generate=raw.get("generate"),
+                headings=tuple(str(h) for h in raw.get("headings") or ()),
             )
         )
     return Cohort(
