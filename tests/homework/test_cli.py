@@ -62,6 +62,7 @@ def test_a_key_for_another_cohort_is_refused(tmp_path, capsys):
 def test_key_without_the_months_writes_the_published_answers_and_says_so(
     tmp_path, monkeypatch, capsys
 ):
+    (tmp_path / "no-data").mkdir()
     monkeypatch.setenv("MLOPS_KIT_DATA_DIR", str(tmp_path / "no-data"))
     monkeypatch.setenv("MLOPS_KIT_CACHE_DIR", str(tmp_path / "no-cache"))
     monkeypatch.setenv("MLOPS_KIT_OFFLINE", "1")

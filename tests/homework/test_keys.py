@@ -135,6 +135,7 @@ def test_2025_solution_is_the_2024_one():
 @pytest.fixture
 def no_real_files(tmp_path, monkeypatch):
     """No TLC file on disk: an empty data folder and cache, downloads forbidden."""
+    (tmp_path / "no-data").mkdir()
     monkeypatch.setenv("MLOPS_KIT_DATA_DIR", str(tmp_path / "no-data"))
     monkeypatch.setenv("MLOPS_KIT_CACHE_DIR", str(tmp_path / "no-cache"))
     monkeypatch.setenv("MLOPS_KIT_OFFLINE", "1")

@@ -154,7 +154,7 @@ def _which_cohort(path: Path, cohort: str | Path | None) -> Cohort:
 
 
 def _course_files(co: Cohort) -> set[str]:
-    from ..tlc.data import parse_dataset
+    from ..tlc import parse_dataset
 
     return {parse_dataset(d).file_name for d in co.datasets.values()}
 

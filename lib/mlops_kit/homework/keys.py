@@ -435,7 +435,7 @@ def real_files_on_disk(cohort: str | Cohort) -> bool:
     Nothing is downloaded: a month that would have to be fetched counts as absent.
     """
     from ..errors import KitError
-    from ..tlc.data import resolve
+    from ..tlc import resolve
 
     co = load_cohort(cohort)
     for dataset in co.datasets.values():

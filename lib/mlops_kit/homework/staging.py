@@ -87,7 +87,7 @@ def key_files(cohort: Cohort, key: Key) -> tuple[dict[str, Path], list[str]]:
     """
     from ..errors import KitError
     from ..fileio import file_sha256
-    from ..tlc.data import parse_dataset, resolve
+    from ..tlc import parse_dataset, resolve
 
     if key.synthetic:
         return {}, ["the key was computed on synthetic data: no real file to stage"]
