@@ -121,6 +121,7 @@ def test_staged_months_are_links_outside_the_working_folder(tmp_path, month):
     assert staging.env["PATH"].split(os.pathsep)[0] == str(hooks / "bin")
     assert json.loads(staging.env["MLOPS_KIT_TLC_MIRROR"]) == {JAN: str(month.resolve())}
     assert staging.env["HOME"] == str(staging.cwd)
+    assert staging.read_paths == (str(staging.cwd.parent), str(month.parent.resolve()))
 
 
 def test_key_files_stage_only_the_files_the_key_was_computed_on(tmp_path, month, monkeypatch):
@@ -181,7 +182,7 @@ def test_a_sandboxed_kernel_reads_every_place_with_the_network_cut(tmp_path, mon
         out,
         cwd=staging.cwd,
         env=staging.env,
-        limits=Limits(network=False, read_only=True),
+        limits=Limits(network=False, read_only=True, read_paths=staging.read_paths),
         timeout_cell=60,
     )
     executed = nbformat.read(out, as_version=4)

@@ -16,10 +16,13 @@ without changing a line of the learner's code::
                                 so pandas.read_parquet(<URL>) reads the staged file
 
 The staged entries are symbolic links to the files the key was computed on (checked by
-sha256): outside the working folder, so read-only for a sandboxed kernel. A notebook that
-reads a path the grader cannot provide (a Kaggle ``../input/...`` folder, ``../../data``,
-a renamed download) still fails; :func:`explain_missing` turns its error into a message
-naming that path and what was staged.
+sha256). A sandboxed kernel sees only its working folder and an allow-list of folders:
+:attr:`Staging.read_paths` (the job folder and the folders of the linked files) are the
+ones to show it, read-only (``Limits(read_paths=...)``), so the months cannot be changed.
+
+A notebook that reads a path the grader cannot provide (a Kaggle ``../input/...``
+folder, ``../../data``, a renamed download) still fails; :func:`explain_missing` turns its
+error into a message naming that path and what was staged.
 """
 
 from __future__ import annotations
@@ -57,12 +60,15 @@ class Staging:
         files: ``{TLC file name: the real file}`` staged.
         env: the environment the kernel needs (``PATH``, ``PYTHONPATH``, ``HOME``, the
             mirror's table).
+        read_paths: the folders a sandboxed kernel must be shown read-only: the job
+            folder (``../data``, the hooks) and the folders holding the staged files.
         skipped: sentences on files that could not be staged (absent, other sha256).
     """
 
     cwd: Path
     files: dict[str, Path]
     env: dict[str, str]
+    read_paths: tuple[str, ...] = ()
     skipped: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -159,7 +165,8 @@ def stage(job: str | os.PathLike, files: Mapping[str, str | os.PathLike]) -> Sta
         "HOME": str(cwd),
         tlc_mirror.MIRROR_ENV: json.dumps({n: str(p) for n, p in sources.items()}),
     }
-    return Staging(cwd=cwd, files=sources, env=env)
+    folders = [str(job)] + sorted({str(p.parent) for p in sources.values()})
+    return Staging(cwd=cwd, files=sources, env=env, read_paths=tuple(folders))
 
 
 _QUOTED = re.compile(r"""['"]([^'"]+)['"]""")
