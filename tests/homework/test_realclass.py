@@ -98,9 +98,7 @@ def test_learners_notebooks_run_with_the_network_cut(path, practice_real_key, tm
         out,
         cwd=staging.cwd,
         env={**staging.env, "MLOPS_KIT_OFFLINE": "1"},
-        limits=Limits(
-            network=False, read_only=True, memory_mb=3072, read_paths=staging.read_paths
-        ),
+        limits=Limits(network=False, read_only=True, memory_mb=3072, read_paths=staging.read_paths),
         timeout_cell=120,
     )
     status, shown = SHOWN[path.stem]

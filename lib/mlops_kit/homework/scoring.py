@@ -24,7 +24,7 @@ from typing import Any
 from .cohorts import Cohort
 from .forms import FormError, parse_form_bytes
 from .gradebook import Grade, QuestionGrade
-from .keys import INPUTS_RECORD, Key, answers_from_records
+from .keys import INPUTS_RECORD, Key, answers_from_records, value_tolerance
 from .options import VALUE_TOLERANCE, closest_option, to_number
 from .submissions import SubmissionError, limit_for, read_submission, student_of
 
@@ -59,9 +59,12 @@ def cut(text: str | None, limit: int = MAX_REASON) -> str | None:
 def grade_answers(cohort: Cohort, key: Key, answers: Mapping[str, Any]) -> list[QuestionGrade]:
     """Grade ``{qid: value}`` against a key: closest option, right or wrong, points.
 
-    A value is right when its closest option is the key's right option; with a plain key,
-    a number within :data:`~mlops_kit.homework.options.VALUE_TOLERANCE` of the key's value
-    is right too. An invalid value maps to no option and is never right.
+    A value is right when its closest option is the key's right option and it is not far
+    from every option (:data:`~mlops_kit.homework.options.FAR_GAPS`); with a plain key, a
+    number within :data:`~mlops_kit.homework.options.VALUE_TOLERANCE` of the key's value
+    is right too. A question without options (2022's dropped records) is graded by its
+    value alone (:func:`~mlops_kit.homework.keys.value_tolerance`). An invalid value
+    (not a finite number) maps to no option and is never right.
     """
     graded = []
     for q in cohort.questions:
@@ -74,10 +77,17 @@ def grade_answers(cohort: Cohort, key: Key, answers: Mapping[str, Any]) -> list[
             continue
         options = key.options(q.id) or list(q.options)
         match = closest_option(value, options, q.kind)
-        right = match.option is not None and key.is_right(q.id, match.option)
         key_value = to_number(key.value(q.id), q.kind)
-        if not right and match.option is not None and match.number is not None:
-            right = key_value is not None and abs(match.number - key_value) <= VALUE_TOLERANCE
+        if not options:
+            right = (
+                match.number is not None
+                and key_value is not None
+                and abs(match.number - key_value) <= value_tolerance(q.kind)
+            )
+        else:
+            right = match.option is not None and not match.far and key.is_right(q.id, match.option)
+            if not right and match.number is not None and key_value is not None:
+                right = abs(match.number - key_value) <= VALUE_TOLERANCE
         graded.append(
             QuestionGrade(
                 qid=q.id,
