@@ -31,11 +31,13 @@ examples (instructors):
       --out build/grades --workers 2
   mlops-kit homework grade submissions/ --cohort 2024 --key keys/2024.json \\
       --scheduler tcp://10.0.0.5:8786 --reveal
+  mlops-kit homework grade form_responses.csv --cohort 2024 --key keys/2024.json
 
 Grading is resumable: run the same command again and only new or changed submissions run.
 Keep the plain key outside the repository and the submissions folder.
 Exit status of key: 0 written; 1 computed answers disagree with the published ones (listed);
-3 written on synthetic data (its answers are not the course's).
+3 written on synthetic data (its answers are not the course's; grade refuses such a key unless
+--allow-synthetic-key, and then flags every grade synthetic_key).
 """
 
 #: exit status of a key (or a grading) on synthetic data: done, but not the course's answers
@@ -142,11 +144,20 @@ def register(subparsers) -> None:
         "fresh unprivileged user when the grader is root; timeouts, memory, process, file and "
         "output caps. Without bubblewrap (or user namespaces) grading refuses to run unless "
         "--unsafe. Results go to OUT/gradebook.sqlite as each finishes; then OUT/grades.csv, "
-        "OUT/report.html and OUT/feedback/<student>.html are written.",
+        "OUT/report.html and OUT/feedback/<student>.html are written. SUBMISSIONS may also be "
+        "one CSV file, the course form's class export: each row is graded as its own student "
+        "(named by its email/student/name column; a student on several rows is flagged). The "
+        "key's data files are staged where learners' notebooks read them (./, ./data/, "
+        "../data/, ~/data/, the TLC URLs). A key on synthetic data is refused unless "
+        "--allow-synthetic-key (then every grade is flagged synthetic_key).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    grd.add_argument("submissions", metavar="SUBMISSIONS", help="folder of submissions")
+    grd.add_argument(
+        "submissions",
+        metavar="SUBMISSIONS",
+        help="folder of submissions, or one CSV: the course form's class export",
+    )
     grd.add_argument("--cohort", required=True, help=COHORTS)
     grd.add_argument("--key", required=True, help="the key from `mlops-kit homework key`")
     grd.add_argument("--out", default="build/grades", help="output folder (build/grades)")
@@ -189,6 +200,12 @@ def register(subparsers) -> None:
         action="store_true",
         help="run the notebooks even where they cannot be sandboxed (no bubblewrap, macOS, "
         "Windows, containers without user namespaces): only for notebooks you trust",
+    )
+    grd.add_argument(
+        "--allow-synthetic-key",
+        action="store_true",
+        help="grade with a key computed on synthetic data (a rehearsal: its right answers "
+        "are not the course's; every grade is flagged synthetic_key and every page says so)",
     )
     add_json_flag(grd)
     grd.set_defaults(func=handle_grade)
@@ -285,6 +302,7 @@ def handle_grade(args) -> int:
         regrade=args.regrade,
         progress=False if args.json else None,
         unsafe=args.unsafe,
+        allow_synthetic_key=args.allow_synthetic_key,
     )
     if args.json:
         print_json(run.to_dict())
@@ -298,6 +316,9 @@ def handle_grade(args) -> int:
         print(f"isolation: {run.isolation}")
     for note in run.notes:
         print(f"note: {note}", file=sys.stderr)
+    twice = sorted({g.student for g in run.grades if "duplicate_student" in g.flags})
+    if twice:
+        print(f"named on several rows (each row graded, flagged): {', '.join(twice)}")
     for name in ("grades.csv", "report.html"):
         print(f"{name}: {run.files[name]}")
     print(f"feedback pages: {run.out / 'feedback'}")

@@ -306,6 +306,24 @@ def hash_key(plain: Mapping[str, Any] | Key, *, salt: str | None = None) -> dict
     }
 
 
+def refuse_synthetic(key: Key, *, allow: bool = False) -> None:
+    """Refuse to grade with a key computed on synthetic data, unless ``allow``.
+
+    Its right answers are not the course's: real answers would be marked wrong.
+
+    Raises:
+        AnswerKeyError: a synthetic key and ``allow`` is False.
+    """
+    if key.synthetic and not allow:
+        raise AnswerKeyError(
+            f"The {key.cohort} key was computed on SYNTHETIC data: its right answers are not "
+            "the course's, so real answers would be marked wrong.",
+            f"Make the key without --source synthetic (mlops-kit homework key --cohort "
+            f"{key.cohort}: the published answers, or computed on the real months), or pass "
+            "--allow-synthetic-key to grade a rehearsal on synthetic data.",
+        )
+
+
 def inputs_fit(key: Key, inputs: Mapping[str, Any] | None, synthetic: bool | None) -> bool:
     """True when a run on ``inputs`` can be checked against ``key``.
 

@@ -117,6 +117,20 @@ def key_files(cohort: Cohort, key: Key) -> tuple[dict[str, Path], list[str]]:
     return found, skipped
 
 
+def data_env(cohort: Cohort, key: Key) -> dict[str, str]:
+    """Point the kit's own notebooks at the real files the key was made on, when on disk.
+
+    Kernels run with their own (empty) cache, so files the instructor downloaded into the
+    kit's cache are shown to them as ``MLOPS_KIT_DATA_DIR`` (read-only for them): a
+    notebook calling ``read_trips("green:2021-01")`` finds them there.
+    """
+    files, _ = key_files(cohort, key)
+    folders = {path.parent for path in files.values()}
+    if len(files) != len(cohort.datasets) or len(folders) != 1:
+        return {}
+    return {"MLOPS_KIT_DATA_DIR": str(folders.pop())}
+
+
 def _link(target: Path, source: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_symlink() or target.exists():
