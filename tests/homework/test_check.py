@@ -153,17 +153,8 @@ def test_a_notebook_that_does_not_say_what_it_read_gets_no_verdict(tmp_path):
 @pytest.mark.realdata
 def test_course_notebook_on_the_real_months_is_judged_by_the_published_answers(real_file, tmp_path):
     """A course-like cohort on the real green months: the published answers are the key."""
-    import shutil
-
-    import yaml
-
     real_file("green_tripdata_2021-01.parquet")
     real_file("green_tripdata_2021-02.parquet")
-    folder = tmp_path / "course-like"
-    shutil.copytree(load_cohort("practice").folder, folder)
-    (folder / "key.json").unlink()
-    data = yaml.safe_load((folder / "questions.yaml").read_text())
-    data.pop("options_rule")
     fixed = {  # the course's way: fixed options, a published answer (q4's is wrong on purpose)
         "q1": (["19", "20", "21"], "20"),
         "q2": (["49.34", "59.34", "69.34"], "59.34"),
@@ -172,10 +163,7 @@ def test_course_notebook_on_the_real_months_is_judged_by_the_published_answers(r
         "q5": (["5.78", "9.78", "13.78"], "9.78"),
         "q6": (["10.47", "14.47", "18.47"], "10.47"),
     }
-    for q in data["questions"]:
-        q.pop("generate")
-        q["options"], q["answer"] = fixed[q["id"]]
-    (folder / "questions.yaml").write_text(yaml.safe_dump(data))
+    folder = builders.course_like_cohort(tmp_path / "course-like", fixed)
     result = check(folder / "solution.ipynb", folder, source="real", timeout_cell=300)
     assert result.key_source == "published", result.key_note
     assert {r.qid: r.right for r in result.rows} == {

@@ -222,18 +222,12 @@ def test_auto_refuses_a_key_that_fell_back_to_synthetic_data(no_real_files):
 @pytest.mark.realdata
 def test_with_the_real_files_the_key_is_computed_and_checked(real_file, tmp_path, monkeypatch):
     """A course-like cohort on the real green files: computed, compared per question."""
-    import shutil
-
-    import yaml
-
     from mlops_kit.homework import make_key
+
+    from . import builders
 
     real_file("green_tripdata_2021-01.parquet")
     real_file("green_tripdata_2021-02.parquet")
-    folder = tmp_path / "course-like"
-    shutil.copytree(load_cohort("practice").folder, folder)
-    data = yaml.safe_load((folder / "questions.yaml").read_text())
-    data.pop("options_rule")
     # the course's way: fixed options and a published answer; q6's is wrong on purpose
     fixed = {
         "q1": (["19", "20", "21", "22"], "20"),
@@ -243,11 +237,7 @@ def test_with_the_real_files_the_key_is_computed_and_checked(real_file, tmp_path
         "q5": (["5.78", "9.78", "13.78"], "9.78"),
         "q6": (["10.47", "14.47", "18.47"], "18.47"),
     }
-    for q in data["questions"]:
-        q.pop("generate")
-        q["options"], q["answer"] = fixed[q["id"]]
-    (folder / "questions.yaml").write_text(yaml.safe_dump(data))
-    (folder / "key.json").unlink()
+    folder = builders.course_like_cohort(tmp_path / "course-like", fixed)
     key = make_key(folder, timeout_cell=300)
     assert key["source"] == "computed" and key["synthetic"] is False
     computed = {q: e["option"] for q, e in key["answers"].items()}

@@ -169,17 +169,34 @@ def wget(argv: list[str]) -> int:
             prefix = arg[2:]
         elif not arg.startswith("-"):
             urls.append(arg)
+
+    def target(name: str) -> Path | None:
+        if output == "-":
+            return None
+        return Path(output) if output else Path(prefix) / name
+
+    return _fetch_all("wget", urls, 4, target)  # 4: wget's "network failure"
+
+
+def _fetch_all(program: str, urls: list[str], fail: int, target_of) -> int:
+    """Deliver each staged URL where ``target_of(name)`` says (None: standard output).
+
+    ``target_of`` may also return an exit status (an int) for a target it refuses.
+    """
     status = 0
     for url in urls:
         name = tlc_name(url)
         if name not in staged():
-            status = _fail("wget", url, 4)  # wget's "network failure"
+            status = _fail(program, url, fail)
             continue
-        if output == "-":
+        target = target_of(name)
+        if isinstance(target, int):
+            status = target
+        elif target is None:
             with open(staged()[name], "rb") as handle:
                 shutil.copyfileobj(handle, sys.stdout.buffer)
-            continue
-        _deliver(name, Path(output) if output else Path(prefix) / name)
+        else:
+            _deliver(name, target, out=sys.stderr if program == "curl" else None)
     return status
 
 
@@ -199,23 +216,17 @@ def curl(argv: list[str]) -> int:
             next(args, None)
         elif not arg.startswith("-"):
             urls.append(arg)
-    status = 0
-    for url in urls:
-        name = tlc_name(url)
-        if name not in staged():
-            status = _fail("curl", url, 6)  # curl's "could not resolve host"
-            continue
+
+    def target(name: str) -> Path | int | None:
         if output is None and not remote_name:
-            with open(staged()[name], "rb") as handle:  # curl URL > file
-                shutil.copyfileobj(handle, sys.stdout.buffer)
-            continue
-        target = Path(output) if output else Path(name)
-        if not create_dirs and not target.parent.is_dir():
-            print(f"curl: (23) cannot create {target}: no folder {target.parent}", file=sys.stderr)
-            status = 23
-            continue
-        _deliver(name, target, out=sys.stderr)
-    return status
+            return None  # curl URL > file
+        path = Path(output) if output else Path(name)
+        if not create_dirs and not path.parent.is_dir():
+            print(f"curl: (23) cannot create {path}: no folder {path.parent}", file=sys.stderr)
+            return 23
+        return path
+
+    return _fetch_all("curl", urls, 6, target)  # 6: curl's "could not resolve host"
 
 
 def main(argv: list[str] | None = None) -> int:
