@@ -161,3 +161,24 @@ def form_csv(path: Path, answers: dict[str, Any]) -> Path:
     lines = ["question,value"] + [f"{q},{v}" for q, v in answers.items()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def course_like_cohort(folder: Path, fixed: dict[str, tuple[list[str], str]]) -> Path:
+    """Copy the practice cohort to ``folder`` the course's way: fixed options and answers.
+
+    ``fixed`` maps each question to ``(options, published answer)``; the generated-options
+    rule and the shipped key are dropped. Its months are the real green files.
+    """
+    import shutil
+
+    import yaml
+
+    shutil.copytree(load_cohort("practice").folder, folder)
+    (folder / "key.json").unlink()
+    data = yaml.safe_load((folder / "questions.yaml").read_text())
+    data.pop("options_rule")
+    for q in data["questions"]:
+        q.pop("generate")
+        q["options"], q["answer"] = fixed[q["id"]]
+    (folder / "questions.yaml").write_text(yaml.safe_dump(data))
+    return folder

@@ -65,3 +65,22 @@ def test_answer_records_in_a_kernel(monkeypatch):
     monkeypatch.setattr(IPython.display, "display", lambda obj, raw: shown.append(obj))
     answer("q4", 515, cohort="2024")
     assert shown[0][MIME_TYPE] == {"name": "answer:q4", "value": 515}
+
+
+def test_a_question_id_the_cohort_lacks_is_refused_with_the_ids():
+    from mlops_kit.homework import HomeworkError
+
+    for wrong in ("Q1", "q7", "question1"):
+        with pytest.raises(HomeworkError, match="Use one of q1, q2, q3, q4, q5, q6"):
+            answer(wrong, 19, cohort="2024")
+    with pytest.raises(HomeworkError, match="dropped"):
+        answer("q7", 19, cohort="2022")  # 2022's ids include its unnumbered question
+
+
+def test_far_answers_map_to_no_option_and_by_value_ones_say_so(capsys):
+    answer("q2", 19.93, cohort="2024")  # the mean given for the standard deviation
+    out = capsys.readouterr().out
+    assert "maps to no option" in out and "far from every option" in out
+    assert "-> option" not in out
+    answer("dropped", 44286, cohort="2022")
+    assert "graded by its value" in capsys.readouterr().out

@@ -68,7 +68,7 @@ def test_check_computes_a_key_when_the_shipped_one_does_not_fit(tmp_path):
     path = builders.write(builders.solution(), tmp_path / "solution.ipynb")
     result = _check(path)
     assert result.key_source == "computed"
-    assert "SYNTHETIC" in result.key_note
+    assert "same synthetic months" in result.key_note and "not the course's" in result.key_note
     assert result.score == 6
 
 
@@ -87,6 +87,9 @@ def test_shipped_practice_key_checks_the_solution_on_the_real_files(real_file, m
     path = load_cohort("practice").path("solution.ipynb")
     result = check(path, "practice", source="real", timeout_cell=300)
     assert result.key_source == "shipped", result.key_note
+    assert "same sha256" in result.key_note
+    # never "computed now on the same real files (the shipped key is for other data)"
+    assert "computed now" not in result.key_note and "other data" not in result.key_note
     assert result.score == 6
 
 
@@ -98,7 +101,74 @@ def test_course_keys_equal_the_published_answers(cohort, real_file):
         service, month = dataset.split(":")
         real_file(f"{service}_tripdata_{month}.parquet")
     key = make_key(cohort, source="real", timeout_cell=900)
-    assert key["synthetic"] is False
-    assert {q: e["option"] for q, e in key["answers"].items()} == {
-        q.id: q.answer for q in co.questions
+    assert key["synthetic"] is False and key["source"] == "computed"
+    assert key["disagreements"] == []
+    assert {q: e["option"] for q, e in key["answers"].items() if e["options"]} == {
+        q.id: q.answer for q in co.questions if not q.by_value
     }
+
+
+# ------------------------------------------------------------ a self-check that tells the truth
+
+
+def test_a_missing_notebook_is_a_clear_error(tmp_path):
+    from mlops_kit.homework import HomeworkError
+
+    with pytest.raises(HomeworkError, match="No notebook at .*nowhere.ipynb"):
+        check(tmp_path / "nowhere.ipynb")
+    with pytest.raises(HomeworkError, match="No notebook at"):
+        check(tmp_path / "nowhere.ipynb", "2024")
+
+
+def test_a_cohort_that_contradicts_the_notebook_is_refused(tmp_path):
+    from mlops_kit.homework import HomeworkError
+
+    path = builders.write(builders.solution(), tmp_path / "practice.ipynb")
+    with pytest.raises(HomeworkError, match="--cohort 2024 contradicts .*'practice'"):
+        check(path, "2024")
+    assert main(["homework", "check", str(path), "--cohort", "2024"]) != 0
+
+
+def test_a_course_cohort_on_synthetic_data_gets_no_verdict(tmp_path):
+    """Offline, the 2024 notebook's values are not mapped onto the course's options."""
+    path = builders.write(builders.solution("2024"), tmp_path / "solution.ipynb")
+    result = check(path, source="synthetic", rows=ROWS, timeout_cell=120)
+    assert result.status == "ok", result.error
+    assert result.key_source is None
+    assert "your data is not the course's: no options apply" in result.key_note
+    assert all(r.value is not None and r.right is None and r.option is None for r in result.rows)
+    text = result.render()
+    assert "no verdict" in text and "RIGHT" not in text and "WRONG" not in text
+
+
+def test_a_notebook_that_does_not_say_what_it_read_gets_no_verdict(tmp_path):
+    nb = builders.solution()
+    for cell in nb.cells:
+        cell.source = cell.source.replace("record_inputs(jan, feb)", "")
+    path = builders.write(nb, tmp_path / "learner.ipynb")
+    result = _check(path)
+    assert result.key_source is None and "did not record which data files" in result.key_note
+
+
+@pytest.mark.realdata
+def test_course_notebook_on_the_real_months_is_judged_by_the_published_answers(real_file, tmp_path):
+    """A course-like cohort on the real green months: the published answers are the key."""
+    real_file("green_tripdata_2021-01.parquet")
+    real_file("green_tripdata_2021-02.parquet")
+    fixed = {  # the course's way: fixed options, a published answer (q4's is wrong on purpose)
+        "q1": (["19", "20", "21"], "20"),
+        "q2": (["49.34", "59.34", "69.34"], "59.34"),
+        "q3": (["91%", "94%", "97%"], "97%"),
+        "q4": (["306", "406", "506"], "406"),
+        "q5": (["5.78", "9.78", "13.78"], "9.78"),
+        "q6": (["10.47", "14.47", "18.47"], "10.47"),
+    }
+    folder = builders.course_like_cohort(tmp_path / "course-like", fixed)
+    result = check(folder / "solution.ipynb", folder, source="real", timeout_cell=300)
+    assert result.key_source == "published", result.key_note
+    assert {r.qid: r.right for r in result.rows} == {
+        "q1": True, "q2": True, "q3": True, "q4": False, "q5": True, "q6": True,
+    }  # fmt: skip
+    # the same notebook on synthetic months: no verdict, not the published options
+    other = check(folder / "solution.ipynb", folder, source="synthetic", rows=ROWS)
+    assert other.key_source is None and all(r.right is None for r in other.rows)

@@ -57,3 +57,30 @@ def test_a_key_for_another_cohort_is_refused(tmp_path, capsys):
                  "--key", str(path), "--out", str(tmp_path / "out")])  # fmt: skip
     assert code == 2
     assert "cohort 2023, not 2024" in capsys.readouterr().err
+
+
+def test_key_without_the_months_writes_the_published_answers_and_says_so(
+    tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "no-data").mkdir()
+    monkeypatch.setenv("MLOPS_KIT_DATA_DIR", str(tmp_path / "no-data"))
+    monkeypatch.setenv("MLOPS_KIT_CACHE_DIR", str(tmp_path / "no-cache"))
+    monkeypatch.setenv("MLOPS_KIT_OFFLINE", "1")
+    for cohort in ("2022", "2023", "2024", "2025"):
+        out = tmp_path / f"{cohort}.json"
+        assert main(["homework", "key", "--cohort", cohort, "--out", str(out)]) == 0
+        text = capsys.readouterr().out
+        assert "the course's published answers" in text and "no data was read" in text
+        key = json.loads(out.read_text())
+        assert key["source"] == "published" and not key["synthetic"]
+        assert all(row["source"] == "published" for row in key["answers"].values())
+
+
+def test_a_synthetic_key_is_only_made_on_request_and_exits_3(tmp_path, capsys):
+    out = tmp_path / "synthetic.json"
+    args = ["homework", "key", "--cohort", "2024", "--source", "synthetic", "--rows", "3000"]
+    assert main([*args, "--out", str(out), "--timeout-cell", "120"]) == 3
+    text = capsys.readouterr().out
+    assert "SYNTHETIC data: its answers are not the course's" in text
+    assert text.count("[synthetic]") == 6  # every row says so
+    assert json.loads(out.read_text())["source"] == "synthetic"

@@ -8,8 +8,9 @@ from mlops_kit.homework import list_cohorts, load_cohort
 from mlops_kit.homework.cohorts import HomeworkError, UnknownCohortError, cohort_from_dict
 
 COURSE = {
-    # cohort: (train dataset, published answers q1..q6) from the course (issue 6)
-    "2022": ("fhv:2021-01", ["1,154,112", "19.16", "83%", "525", "10.52", "11.01"]),
+    # cohort: (train dataset, published answers in order) from the course (issue 6);
+    # 2022 asked "How many records did you drop?" between Q2 and Q3, without options
+    "2022": ("fhv:2021-01", ["1,154,112", "19.16", "44,286", "83%", "525", "10.52", "11.01"]),
     "2023": ("yellow:2022-01", ["19", "46.45", "98%", "515", "6.99", "7.79"]),
     "2024": ("yellow:2023-01", ["19", "42.59", "98%", "515", "7.64", "7.81"]),
     "2025": ("yellow:2023-01", ["19", "42.59", "98%", "515", "7.64", "7.81"]),
@@ -26,8 +27,29 @@ def test_course_cohorts_carry_the_published_answers(name):
     train, published = COURSE[name]
     assert co.datasets["train"] == train
     assert [q.answer for q in co.questions] == published
-    assert all(q.answer in q.options for q in co.questions)
-    assert not co.generated
+    assert all(q.answer in q.options for q in co.questions if not q.by_value)
+    assert not co.generated and co.published
+
+
+def test_2022_asks_the_dropped_records_by_value():
+    q = load_cohort("2022").question("dropped")
+    assert q.by_value and not q.options and q.kind == "count"
+    assert q.text.endswith("How many records did you drop?")
+    # 1,154,112 January records, 1,109,826 kept by the course's solution
+    assert q.published_value() == 1_154_112 - 1_109_826
+
+
+def test_a_question_without_options_needs_a_published_value():
+    data = {
+        "cohort": "x",
+        "datasets": {"train": "green:2021-01", "val": "green:2021-02"},
+        "questions": [{"id": "q1", "kind": "count"}],
+    }
+    with pytest.raises(HomeworkError, match="no options, no answer"):
+        cohort_from_dict(data)
+    data["questions"][0]["answer"] = "12"
+    co = cohort_from_dict(data)
+    assert co.question("q1").by_value and co.published
 
 
 def test_practice_generates_options_on_green_2021():

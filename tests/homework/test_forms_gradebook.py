@@ -44,6 +44,35 @@ def test_grade_answers_by_option_and_value_tolerance():
     assert sum(g.points for g in got) == 3
 
 
+def test_far_from_every_option_is_wrong_whatever_option_is_nearest():
+    """The issue's cases: 19.93 (the mean) for the std, -1 and inf for a low right option."""
+    from mlops_kit.homework import build_key
+
+    practice = load_cohort("practice")
+    values = {"q1": 20, "q2": 59.3386, "q3": 0.9659, "q4": 506, "q5": 9.7756, "q6": 10.4737}
+    key = load_key(build_key(practice, values, synthetic=False))
+    assert key.right_option("q2") == "59.34" and key.options("q2")[0] == "59.34"
+    got = {g.qid: g for g in grade_answers(practice, key, {"q2": 19.93, "q5": 9.79})}
+    assert got["q2"].option == "59.34" and not got["q2"].right  # nearest, but far
+    assert any("far from every option" in w for w in got["q2"].warnings)
+    assert got["q5"].right  # near is fine
+    for hostile in (-1, float("inf"), float("-inf"), float("nan"), -1e308):
+        got = {g.qid: g for g in grade_answers(practice, key, {"q2": hostile})}
+        assert not got["q2"].right, hostile
+
+
+def test_a_question_without_options_is_graded_by_value():
+    from mlops_kit.homework.keys import published_key
+
+    co = load_cohort("2022")
+    key = load_key(published_key(co))
+    for value, right in ((44286, True), ("44,286", True), (44286.4, True), (44285, False),
+                         (None, False), ("many", False)):  # fmt: skip
+        got = {g.qid: g for g in grade_answers(co, key, {"dropped": value})}
+        assert got["dropped"].right is right, value
+        assert got["dropped"].option is None
+
+
 def test_grade_form_statuses(tmp_path):
     co, key = load_cohort("2024"), load_key(KEY)
     (tmp_path / "ok.json").write_text('{"q1": 19, "q9": 1}')

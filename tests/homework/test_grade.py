@@ -158,6 +158,7 @@ def graded(tmp_path_factory, practice_key, practice_key_path, _isolated_cache):
         output_bytes=OUTPUT_BYTES,
         progress=False,
         on_grade=seen.append,
+        allow_synthetic_key=True,
         unsafe=not isolation_available()["available"],  # then the hostile tests skip
     )
     after = {
@@ -250,7 +251,8 @@ def test_the_gradebook_holds_every_grade_and_a_rerun_grades_nothing(graded, prac
         answers = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
     assert len(rows) == 20 and answers > 0
     assert len(graded["seen"]) == 20  # each grade reported as soon as stored
-    again = grade(subs, "practice", practice_key_path, out, progress=False)
+    again = grade(subs, "practice", practice_key_path, out, progress=False,
+                      allow_synthetic_key=True)  # fmt: skip
     assert again.graded_now == 0
     assert [g.status for g in again.grades] == [g.status for g in graded["run"].grades]
 
@@ -307,7 +309,8 @@ def test_a_changed_submission_is_graded_again(graded, practice_key_path, tmp_pat
     out, subs = graded["out"], graded["subs"]
     (subs / "ivan.json").write_text(json.dumps({"q1": graded["key"]["answers"]["q1"]["value"]}))
     try:
-        again = grade(subs, "practice", practice_key_path, out, progress=False)
+        again = grade(subs, "practice", practice_key_path, out, progress=False,
+                      allow_synthetic_key=True)  # fmt: skip
         assert again.graded_now == 1
         ivan = _by_name(again)["ivan.json"]
         assert (ivan.status, ivan.score) == ("graded", 1)

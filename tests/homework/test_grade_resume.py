@@ -88,7 +88,7 @@ def test_a_grader_killed_midway_keeps_what_it_graded(tmp_path, practice_key_path
     cmd = [
         sys.executable, "-m", "mlops_kit", "homework", "grade", str(subs),
         "--cohort", "practice", "--key", str(practice_key_path), "--out", str(out),
-        "--workers", "1", "--timeout-cell", "120", "--memory-mb", "0",
+        "--workers", "1", "--timeout-cell", "120", "--memory-mb", "0", "--allow-synthetic-key",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
@@ -125,7 +125,7 @@ def test_a_grader_killed_midway_keeps_what_it_graded(tmp_path, practice_key_path
     from mlops_kit.homework.grading import grade
 
     run = grade(subs, "practice", practice_key_path, out, workers=2, timeout_cell=120,
-                progress=False)  # fmt: skip
+                progress=False, allow_synthetic_key=True)  # fmt: skip
     assert run.graded_now == 4 - len(before)
     assert [(g.status, g.score) for g in run.grades] == [("graded", 6.0)] * 4
     assert not scratch.exists()  # ... which the next run removes
@@ -147,6 +147,7 @@ def test_grading_on_a_dask_cluster(tmp_path, practice_key_path):
         run = grade(
             subs, "practice", practice_key_path, tmp_path / "out",
             scheduler=cluster.scheduler_address, timeout_cell=120, progress=False,
+            allow_synthetic_key=True,
         )  # fmt: skip
     assert [(g.student, g.status, g.score) for g in run.grades] == [
         ("ana", "graded", 6.0),

@@ -46,8 +46,15 @@ def test_warns_when_nearly_halfway():
 
 def test_warns_when_far_from_every_option():
     m = closest_option(25, ["16", "17", "18", "19"], "count")
-    assert m.option == "19"
-    assert any("far from every option" in w for w in m.warnings)
+    assert m.option == "19" and m.far  # the closest is named, but the answer is not it
+    assert any("far from every option" in w and "not counted as 19" in w for w in m.warnings)
+    near = closest_option(19.4, ["16", "17", "18", "19"], "count")
+    assert near.option == "19" and not near.far
+
+
+def test_a_question_without_options_maps_to_none():
+    m = closest_option(44286, [], "count")
+    assert (m.option, m.number, m.far, m.warnings) == (None, 44286.0, False, ())
 
 
 def test_percent_given_for_a_share_is_read_as_one_and_flagged():

@@ -306,7 +306,7 @@ def test_grading_refuses_to_run_unsandboxed_without_unsafe(tmp_path, practice_ke
     env_path = f"{fake_bin}"  # a PATH without bwrap
     done = subprocess.run(
         [PY, "-m", "mlops_kit", "homework", "grade", str(tmp_path / "subs"), "--cohort",
-         "practice", "--key", str(key), "--out", str(tmp_path / "out")],
+         "practice", "--key", str(key), "--out", str(tmp_path / "out"), "--allow-synthetic-key"],
         env={**os.environ, "PATH": env_path}, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode != 0

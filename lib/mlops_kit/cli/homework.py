@@ -1,7 +1,9 @@
 """``mlops-kit homework key|check|grade``: the module-1 homework for learners and instructors.
 
-* ``key``: run a cohort's ``solution.ipynb`` and write the answer key (and, with
-  ``--hashed-out``, the salted-hash key learners can be given).
+* ``key``: write a cohort's answer key: computed by its ``solution.ipynb`` on the real
+  months when they are on disk (and checked against the course's published answers),
+  else the published answers themselves; synthetic only with ``--source synthetic``
+  (exit status 3). With ``--hashed-out``, also the salted-hash key learners can be given.
 * ``check``: run a learner's notebook headless and say which answers are right.
 * ``grade``: grade a folder of submissions in sandboxed kernels, resumably, with
   ``grades.csv``, a class report and one feedback page per student.
@@ -22,25 +24,43 @@ examples (learners):
   mlops-kit homework check my_homework.ipynb --cohort 2024 --json
 
 examples (instructors):
+  mlops-kit homework key --cohort 2024 --out keys/2024.json     # published answers offline
   mlops-kit homework key --cohort practice --out keys/practice.json
   mlops-kit homework key --cohort practice --source synthetic --rows 20000 --out keys/p.json
   mlops-kit homework grade submissions/ --cohort practice --key keys/practice.json \\
       --out build/grades --workers 2
   mlops-kit homework grade submissions/ --cohort 2024 --key keys/2024.json \\
       --scheduler tcp://10.0.0.5:8786 --reveal
+  mlops-kit homework grade form_responses.csv --cohort 2024 --key keys/2024.json
 
 Grading is resumable: run the same command again and only new or changed submissions run.
 Keep the plain key outside the repository and the submissions folder.
+Exit status of key: 0 written; 1 computed answers disagree with the published ones (listed);
+3 written on synthetic data (its answers are not the course's; grade refuses such a key unless
+--allow-synthetic-key, and then flags every grade synthetic_key).
 """
 
+#: exit status of a key (or a grading) on synthetic data: done, but not the course's answers
+EXIT_SYNTHETIC = 3
 
-def _add_data_flags(parser) -> None:
-    parser.add_argument(
-        "--source",
-        choices=("auto", "real", "synthetic"),
-        default="auto",
-        help="data the notebook reads: real files when found (auto), only real, or synthetic",
-    )
+
+def _add_data_flags(parser, *, key: bool = False) -> None:
+    if key:
+        parser.add_argument(
+            "--source",
+            choices=("auto", "real", "published", "synthetic"),
+            default="auto",
+            help="auto: computed on the real months when on disk, else the published answers "
+            "(practice: computed); real: computed (downloads); published; synthetic: computed "
+            "on synthetic months, marked as such",
+        )
+    else:
+        parser.add_argument(
+            "--source",
+            choices=("auto", "real", "synthetic"),
+            default="auto",
+            help="data the notebook reads: real files when found (auto), only real, or synthetic",
+        )
     parser.add_argument(
         "--rows",
         type=int,
@@ -76,10 +96,12 @@ def register(subparsers) -> None:
 
     key = actions.add_parser(
         "key",
-        help="run solution.ipynb and write the answer key",
-        description="Run the cohort's solution.ipynb through the runner and write the key: "
-        "each answer's value and option, the sha256 of the input files, and whether the data "
-        "was synthetic. Written atomically.",
+        help="write the answer key (computed on the real months, or the published answers)",
+        description="Write the cohort's answer key. With the cohort's real months on disk, its "
+        "solution.ipynb computes every answer (checked against the course's published answers, "
+        "any disagreement listed per question); without them, a course cohort's key holds the "
+        "published answers (source: published, no computed value). A synthetic key only with "
+        "--source synthetic, marked in every row. Written atomically.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -90,7 +112,7 @@ def register(subparsers) -> None:
         default=None,
         help="also write the salted-hash key (what homework/<cohort>/key.json ships)",
     )
-    _add_data_flags(key)
+    _add_data_flags(key, key=True)
     add_json_flag(key)
     key.set_defaults(func=handle_key)
 
@@ -122,11 +144,20 @@ def register(subparsers) -> None:
         "fresh unprivileged user when the grader is root; timeouts, memory, process, file and "
         "output caps. Without bubblewrap (or user namespaces) grading refuses to run unless "
         "--unsafe. Results go to OUT/gradebook.sqlite as each finishes; then OUT/grades.csv, "
-        "OUT/report.html and OUT/feedback/<student>.html are written.",
+        "OUT/report.html and OUT/feedback/<student>.html are written. SUBMISSIONS may also be "
+        "one CSV file, the course form's class export: each row is graded as its own student "
+        "(named by its email/student/name column; a student on several rows is flagged). The "
+        "key's data files are staged where learners' notebooks read them (./, ./data/, "
+        "../data/, ~/data/, the TLC URLs). A key on synthetic data is refused unless "
+        "--allow-synthetic-key (then every grade is flagged synthetic_key).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    grd.add_argument("submissions", metavar="SUBMISSIONS", help="folder of submissions")
+    grd.add_argument(
+        "submissions",
+        metavar="SUBMISSIONS",
+        help="folder of submissions, or one CSV: the course form's class export",
+    )
     grd.add_argument("--cohort", required=True, help=COHORTS)
     grd.add_argument("--key", required=True, help="the key from `mlops-kit homework key`")
     grd.add_argument("--out", default="build/grades", help="output folder (build/grades)")
@@ -170,6 +201,12 @@ def register(subparsers) -> None:
         help="run the notebooks even where they cannot be sandboxed (no bubblewrap, macOS, "
         "Windows, containers without user namespaces): only for notebooks you trust",
     )
+    grd.add_argument(
+        "--allow-synthetic-key",
+        action="store_true",
+        help="grade with a key computed on synthetic data (a rehearsal: its right answers "
+        "are not the course's; every grade is flagged synthetic_key and every page says so)",
+    )
     add_json_flag(grd)
     grd.set_defaults(func=handle_grade)
 
@@ -182,7 +219,7 @@ def _no_action(parser) -> int:
 
 
 def handle_key(args) -> int:
-    """Make the key of a cohort."""
+    """Make the key of a cohort; say where its answers come from."""
     from ..homework.keys import make_key
 
     key = make_key(
@@ -195,16 +232,32 @@ def handle_key(args) -> int:
         timeout_cell=args.timeout_cell,
         timeout_total=args.timeout_total,
     )
+    disagreements = key.get("disagreements") or []
+    status = EXIT_SYNTHETIC if key["synthetic"] else (1 if disagreements else 0)
     if args.json:
         print_json({**key, "out": args.out, "hashed_out": args.hashed_out})
-        return 0
-    data = "SYNTHETIC data" if key["synthetic"] else "real data"
-    print(f"key of cohort {key['cohort']} ({data}) written to {args.out}")
+        return status
+    where = {
+        "published": "the course's published answers (the real months are not on this "
+        "machine: no data was read)",
+        "computed": "computed by solution.ipynb on the real months",
+        "synthetic": "SYNTHETIC data: its answers are not the course's; grade refuses it "
+        "unless --allow-synthetic-key",
+    }[key.get("source", "computed")]
+    print(f"key of cohort {key['cohort']} written to {args.out}: {where}")
     if args.hashed_out:
         print(f"salted-hash key written to {args.hashed_out}")
     for qid, entry in key["answers"].items():
-        print(f"  {qid}  {entry['value']!r:<24} -> {entry['option']}")
-    return 0
+        value = "" if entry["value"] is None else repr(entry["value"])
+        print(f"  {qid:<8} {value:<24} -> {entry['option'] or '(by value)'}  [{entry['source']}]")
+    if key.get("source") == "computed" and "disagreements" in key:
+        if disagreements:
+            print("DISAGREES with the published answers:")
+            for row in disagreements:
+                print(f"  {row['qid']}: computed {row['computed']}, published {row['published']}")
+        else:
+            print("every computed answer agrees with the published one")
+    return status
 
 
 def handle_check(args) -> int:
@@ -249,6 +302,7 @@ def handle_grade(args) -> int:
         regrade=args.regrade,
         progress=False if args.json else None,
         unsafe=args.unsafe,
+        allow_synthetic_key=args.allow_synthetic_key,
     )
     if args.json:
         print_json(run.to_dict())
@@ -262,6 +316,9 @@ def handle_grade(args) -> int:
         print(f"isolation: {run.isolation}")
     for note in run.notes:
         print(f"note: {note}", file=sys.stderr)
+    twice = sorted({g.student for g in run.grades if "duplicate_student" in g.flags})
+    if twice:
+        print(f"named on several rows (each row graded, flagged): {', '.join(twice)}")
     for name in ("grades.csv", "report.html"):
         print(f"{name}: {run.files[name]}")
     print(f"feedback pages: {run.out / 'feedback'}")

@@ -51,7 +51,7 @@ def _options(cohort: str, qid: str) -> tuple[list[str], str] | None:
 
         co = load_cohort(cohort)
         q = co.question(qid)
-        if q.options:
+        if q.options or q.by_value:
             return list(q.options), q.kind
         key = shipped_key(co)
         # generated options belong to the data the key was made on: on other data
@@ -75,15 +75,40 @@ def describe_answer(qid: str, value: Any, cohort: str | None) -> str:
     found = _options(cohort, qid) if cohort else None
     if found is None:
         return f"{shown} recorded"
+    if not found[0]:
+        return f"{shown} recorded (asked without options: graded by its value)"
     options, kind = found
     match = closest_option(value, options, kind)
     if match.option is None:
         line = f"{shown} recorded, maps to no option"
+    elif match.far:
+        line = f"{shown} recorded, maps to no option (options: {' / '.join(options)})"
     else:
         line = f"{shown} -> option {match.option} (options: {' / '.join(options)})"
     for warning in match.warnings:
         line += f"\n  warning: {warning}"
     return line
+
+
+def _check_question(qid: Any, cohort: str | None) -> None:
+    """Refuse a question id the cohort does not have (``"Q1"``, ``"q7"``), naming the ids.
+
+    Where the cohort's questions cannot be read (no homework folder, as in a graded
+    kernel), the id is recorded as given and the grader ignores an unknown one.
+    """
+    from .cohorts import HomeworkError, load_cohort
+
+    if not cohort:
+        return
+    try:
+        co = load_cohort(cohort)
+    except HomeworkError:
+        return
+    if qid not in co.ids:
+        raise HomeworkError(
+            f"answer({qid!r}, ...): cohort {co.name} has no question {qid!r}.",
+            f"Use one of {', '.join(co.ids)} (lower case), e.g. answer({co.ids[0]!r}, value).",
+        )
 
 
 def answer(qid: str, value: Any, *, cohort: str | None = None) -> Any:
@@ -97,11 +122,15 @@ def answer(qid: str, value: Any, *, cohort: str | None = None) -> Any:
     Returns:
         The value as stored (numpy numbers become plain Python numbers).
 
+    Raises:
+        HomeworkError: ``qid`` is not a question of the cohort (the message lists them).
+
     Example:
         >>> answer("q1", 19, cohort="2024")   # doctest: +SKIP
         q1: 19 -> option 19 (options: 16 / 17 / 18 / 19)
     """
     cohort = cohort or _caller_cohort()
+    _check_question(qid, cohort)
     try:
         stored = to_jsonable(value)
     except (TypeError, ValueError, RecursionError):

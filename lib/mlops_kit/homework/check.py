@@ -2,13 +2,22 @@
 
 :func:`check` executes the learner's notebook through the runner (the same way the
 grader will), reads the answers recorded with ``answer()``, maps each to its closest
-option and says right or wrong against a key:
+option and says right or wrong against the key of the data the notebook actually read
+(``record_inputs`` notes each file's sha256):
 
-1. the key given with ``key=`` (``--key``), when there is one;
+1. the key given with ``key=`` (``--key``), when there is one (with a warning when it was
+   computed on other files than the notebook read);
 2. else the salted-hash key shipped in ``homework/<cohort>/key.json``, when it was
-   computed on the same data files the notebook read (same sha256);
-3. else a key computed now by running ``solution.ipynb`` on the same data (synthetic
-   data, another month's file ...). The result says which one was used.
+   computed on the very files the notebook read (same sha256);
+3. else, for a course cohort whose notebook read the course's real months whole, the
+   course's published answers;
+4. else, for the practice cohort, a key computed now by running ``solution.ipynb`` on the
+   same files, used only when its files' sha256 equal the notebook's;
+5. else no verdict: the values are shown with "your data is not the course's: no options
+   apply" (the options belong to the real months; a value computed on synthetic data
+   mapped onto them would mean nothing).
+
+The result says which key was used and why, from the facts (file names and sha256).
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cohorts import HomeworkError, load_cohort
+from .cohorts import Cohort, HomeworkError, load_cohort
 from .keys import (
     INPUTS_RECORD,
     SYNTHETIC_RECORD,
@@ -27,9 +36,13 @@ from .keys import (
     inputs_fit,
     load_key,
     make_key,
+    published_key,
     shipped_key,
     solution_parameters,
 )
+
+#: what a learner reads when no key belongs to the data their notebook read
+NOT_THE_COURSES = "your data is not the course's: no options apply"
 
 
 @dataclass
@@ -53,7 +66,8 @@ class CheckResult:
         notebook: the learner's notebook.
         status: the runner's status (``ok``, ``cell_error``, ``timeout`` ...).
         error: the runner's paragraph when not ``ok``.
-        key_source: ``given``, ``shipped`` or ``computed``.
+        key_source: ``given``, ``shipped``, ``published``, ``computed`` or None (no key
+            fits the data the notebook read: values without a verdict).
         key_note: one sentence on the key (which data it was computed on).
         rows: one per question.
     """
@@ -86,7 +100,7 @@ class CheckResult:
             lines.append(f"the notebook did not run to the end ({self.status}): {self.error}")
         lines.append(f"key: {self.key_note}")
         for r in self.rows:
-            verdict = {True: "RIGHT", False: "WRONG", None: "-"}[r.right]
+            verdict = {True: "RIGHT", False: "WRONG", None: "no verdict"}[r.right]
             if r.value is None:
                 verdict = "not answered"
             value = "" if r.value is None else repr(r.value)
@@ -95,7 +109,10 @@ class CheckResult:
             option = r.option or "-"
             lines.append(f"  {r.qid}  {verdict:<12} value {value:<22} option {option}")
             lines += [f"        warning: {w}" for w in r.warnings if w != "no answer given"]
-        lines.append(f"{self.score} / {len(self.rows)} right")
+        if self.key_source is None and any(r.value is not None for r in self.rows):
+            lines.append(f"no verdict: {NOT_THE_COURSES}")
+        else:
+            lines.append(f"{self.score} / {len(self.rows)} right")
         return "\n".join(lines)
 
 
@@ -109,6 +126,96 @@ def _notebook_cohort(notebook: Path) -> str | None:
     entry = declared.get("cohort") or {}
     default = entry.get("default") if isinstance(entry, dict) else None
     return str(default).strip("'\"") if default else None
+
+
+def _which_cohort(path: Path, cohort: str | Path | None) -> Cohort:
+    """Return the cohort to check against; refuse a missing notebook or a contradiction."""
+    if not path.is_file():
+        raise HomeworkError(
+            f"No notebook at {path}.",
+            "Check the path (for example homework/practice/homework.ipynb).",
+        )
+    declared = _notebook_cohort(path)
+    name = cohort or declared
+    if not name:
+        raise HomeworkError(
+            f"Cannot tell which cohort {path} belongs to (no cohort parameter).",
+            "Pass --cohort (2022, 2023, 2024, 2025 or practice).",
+        )
+    co = load_cohort(name)
+    if declared and co.name != declared:
+        raise HomeworkError(
+            f"--cohort {co.name} contradicts the notebook's own parameters (cohort = "
+            f"{declared!r} in {path}): its questions and data are those of {declared}.",
+            f"Drop --cohort, or pass --cohort {declared}; to do the {co.name} homework, "
+            f"start from homework/{co.name}/homework.ipynb.",
+        )
+    return co
+
+
+def _course_files(co: Cohort) -> set[str]:
+    from ..tlc import parse_dataset
+
+    return {parse_dataset(d).file_name for d in co.datasets.values()}
+
+
+def _choose_key(
+    co: Cohort,
+    given: str | Path | Key | None,
+    inputs: dict[str, Any] | None,
+    synthetic: bool | None,
+    params: dict[str, Any],
+    make: Any,
+) -> tuple[Key | None, str | None, str]:
+    """Return ``(key, source, note)``: the key of the data the notebook read, or none."""
+    if given is not None:
+        chosen = load_key(given, co.name)
+        note = f"the key given ({chosen.source} answers)"
+        if inputs and chosen.inputs and not inputs_fit(chosen, inputs, synthetic):
+            note += "; WARNING: it was computed on other data files than your notebook read"
+        return chosen, "given", note
+    if not inputs:
+        return (
+            None,
+            None,
+            (
+                "none: your notebook did not record which data files it read (keep the "
+                f"record_inputs(jan, feb) call of the template); {NOT_THE_COURSES}"
+            ),
+        )
+    read = ", ".join(sorted(inputs))
+    shipped = shipped_key(co)
+    if shipped is not None and inputs_fit(shipped, inputs, synthetic):
+        return (
+            shipped,
+            "shipped",
+            (
+                f"the shipped self-check key (salted hashes), computed on the very files your "
+                f"notebook read ({read}: same sha256)"
+            ),
+        )
+    whole = not params.get("rows")
+    if co.published and not synthetic and set(inputs) == _course_files(co) and whole:
+        return (
+            load_key(published_key(co)),
+            "published",
+            (f"the course's published answers: your notebook read the course's months ({read})"),
+        )
+    if co.generated:
+        computed = load_key(make())
+        if computed.inputs == dict(inputs):
+            kind = "synthetic months" if computed.synthetic else "files"
+            return (
+                computed,
+                "computed",
+                (
+                    f"computed now by running solution.ipynb on the same {kind} ({read}: same "
+                    "sha256); the options are generated around its answers"
+                    + (", not the course's" if computed.synthetic else "")
+                ),
+            )
+    kind = "synthetic months" if synthetic else "other files than the course's"
+    return None, None, f"none: your notebook read {kind} ({read}); {NOT_THE_COURSES}"
 
 
 def check(
@@ -127,7 +234,8 @@ def check(
 
     Args:
         notebook: the learner's ``homework.ipynb``.
-        cohort: the cohort; by default the notebook's ``cohort`` parameter.
+        cohort: the cohort; by default the notebook's ``cohort`` parameter (a different
+            one is refused: the notebook's questions and data are its own cohort's).
         key: a key file or :class:`Key` to check against (default: see the module doc).
         source: data source passed to the notebook (``auto``, ``real``, ``synthetic``).
         rows: synthetic rows per month (0: default) / real sample size (0: whole month).
@@ -138,21 +246,16 @@ def check(
 
     Returns:
         A :class:`CheckResult`.
+
+    Raises:
+        HomeworkError: no notebook at that path, no cohort, or a contradicting cohort.
     """
     from ..execution.runner import run_notebook
     from .grading import grade_answers
 
     path = Path(notebook)
-    name = cohort or _notebook_cohort(path)
-    if not name:
-        raise HomeworkError(
-            f"Cannot tell which cohort {path} belongs to (no cohort parameter).",
-            "Pass --cohort (2022, 2023, 2024, 2025 or practice).",
-        )
-    co = load_cohort(name)
-    params = {}
-    if path.is_file():
-        params = solution_parameters(path, source=source, rows=rows, seed=seed)
+    co = _which_cohort(path, cohort)
+    params = solution_parameters(path, source=source, rows=rows, seed=seed)
     with tempfile.TemporaryDirectory(prefix="mlops-kit-check-") as cwd:
         result = run_notebook(
             path,
@@ -167,33 +270,20 @@ def check(
     inputs = records.get(INPUTS_RECORD)
     synthetic = records.get(SYNTHETIC_RECORD)
 
-    chosen: Key | None = None
-    key_source = None
-    if key is not None:
-        chosen, key_source = load_key(key, co.name), "given"
-        note = f"the key given ({'synthetic' if chosen.synthetic else 'real'} data)"
-        if inputs and chosen.inputs and not inputs_fit(chosen, inputs, synthetic):
-            note += "; WARNING: it was computed on other data files than your notebook read"
+    def make() -> dict[str, Any]:
+        return make_key(
+            co,
+            source="synthetic" if synthetic else "real",
+            rows=rows,
+            seed=seed,
+            timeout_cell=timeout_cell,
+            timeout_total=timeout_total,
+        )
+
+    if key is None and not answers:
+        chosen, key_source, note = None, None, "none needed: no answers were recorded"
     else:
-        shipped = shipped_key(co)
-        if shipped is not None and inputs_fit(shipped, inputs, synthetic):
-            chosen, key_source = shipped, "shipped"
-            note = "the shipped self-check key (salted hashes), computed on the same files"
-        elif answers:
-            computed = make_key(
-                co,
-                source=source if not synthetic else "synthetic",
-                rows=rows,
-                seed=seed,
-                timeout_cell=timeout_cell,
-                timeout_total=timeout_total,
-            )
-            chosen, key_source = load_key(computed), "computed"
-            kind = "SYNTHETIC data" if computed["synthetic"] else "the same real files"
-            why = "no shipped key" if shipped is None else "the shipped key is for other data"
-            note = f"computed now by running solution.ipynb on {kind} ({why})"
-        else:
-            note = "none needed: no answers were recorded"
+        chosen, key_source, note = _choose_key(co, key, inputs, synthetic, params, make)
     if chosen is not None:
         graded = grade_answers(co, chosen, answers)
         rows_out = [
@@ -208,7 +298,7 @@ def check(
             for g in graded
         ]
     else:
-        rows_out = [CheckRow(q.id, q.title, None, None, None) for q in co.questions]
+        rows_out = [CheckRow(q.id, q.title, answers.get(q.id), None, None) for q in co.questions]
     return CheckResult(
         cohort=co.name,
         notebook=str(path),

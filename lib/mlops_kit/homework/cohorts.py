@@ -45,11 +45,17 @@ class Question:
         title: a short name (``Standard deviation``).
         text: the question as the course asks it.
         kind: ``count``, ``number`` or ``share`` (a fraction between 0 and 1).
-        options: the option labels, or empty when the kit generates them (``practice``).
-        answer: the published answer (an option label) or None.
+        options: the option labels; empty when the kit generates them (``practice``) or
+            when the course asked for a value without options (2022's "How many records
+            did you drop?"): such a question is graded by value.
+        answer: the published answer (an option label, or the value of a question
+            without options) or None.
         points: what a right answer is worth.
         decimals: digits shown for generated options and in reports.
         generate: the rule for generated options (``step``, ``minimum``, ``maximum``).
+        headings: words learners title this question's part of their notebook with,
+            besides the title (``validation`` for "Evaluating the model"): read by
+            :mod:`~mlops_kit.homework.shown_answers`.
     """
 
     id: str
@@ -61,10 +67,20 @@ class Question:
     points: float = 1.0
     decimals: int = 2
     generate: Mapping[str, Any] | None = None
+    headings: tuple[str, ...] = ()
 
     def option_values(self) -> list[float]:
         """Return the options as numbers."""
         return [parse_option(o, self.kind) for o in self.options]
+
+    @property
+    def by_value(self) -> bool:
+        """True for a question without options, graded by its value (no generation rule)."""
+        return not self.options and self.generate is None
+
+    def published_value(self) -> float | None:
+        """Return the published answer as a number (None when the course published none)."""
+        return None if self.answer is None else parse_option(self.answer, self.kind)
 
 
 @dataclass(frozen=True)
@@ -106,6 +122,11 @@ class Cohort:
             f"Cohort {self.name} has no question {qid!r}.",
             f"Use one of {', '.join(self.ids)}.",
         )
+
+    @property
+    def published(self) -> bool:
+        """True when every question has a published answer (a key can be made without data)."""
+        return not self.generated and all(q.answer is not None for q in self.questions)
 
     @property
     def generated(self) -> bool:
@@ -199,16 +220,20 @@ def cohort_from_dict(data: Mapping[str, Any], folder: Path | None = None) -> Coh
         options = tuple(str(o) for o in raw.get("options") or ())
         published = raw.get("answer")
         published = None if published is None else str(published)
-        if published is not None and published not in options:
+        if published is not None and options and published not in options:
             raise HomeworkError(
                 f"{where}: the answer {published!r} of {raw.get('id')} is not one of its options.",
                 "Write the published answer exactly as one of the option labels.",
             )
-        if not options and rule is None:
+        if not options and rule is None and published is None:
             raise HomeworkError(
-                f"{where}: question {raw.get('id')} has no options and the cohort no options_rule.",
-                "List the course's options, or add an options_rule to generate them.",
+                f"{where}: question {raw.get('id')} has no options, no answer and the cohort "
+                "no options_rule.",
+                "List the course's options, give the published value (a question graded by "
+                "value), or add an options_rule to generate them.",
             )
+        if published is not None and not options:
+            parse_option(published, kind)
         for o in options:
             parse_option(o, kind)
         questions.append(
@@ -222,6 +247,7 @@ def cohort_from_dict(data: Mapping[str, Any], folder: Path | None = None) -> Coh
                 points=float(raw.get("points", 1)),
                 decimals=int(raw.get("decimals", 0 if kind != "number" else 2)),
                 generate=raw.get("generate"),
+                headings=tuple(str(h) for h in raw.get("headings") or ()),
             )
         )
     return Cohort(

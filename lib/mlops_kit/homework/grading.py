@@ -52,7 +52,7 @@ from typing import Any
 
 from .cohorts import HomeworkError, load_cohort
 from .gradebook import GRADEBOOK_NAME, Grade, lock_output, open_gradebook
-from .keys import Key, load_key
+from .keys import Key, load_key, refuse_synthetic
 from .scoring import (
     RUNNER_STATUS,
     cut,
@@ -63,6 +63,7 @@ from .scoring import (
     run_grade,
     saved_records,
 )
+from .staging import data_env, explain_missing, key_files, stage
 from .submissions import (
     MAX_NOTEBOOK_BYTES,
     Submission,
@@ -206,29 +207,6 @@ def _hide_list(entries: list[tuple[Path, Path | None]]) -> list[str]:
     return hidden
 
 
-def _data_env(cohort: Any, key: Key) -> dict[str, str]:
-    """Point the kernels at the real files the key was made on, when they are on disk.
-
-    Kernels run with their own (empty) cache, so files the instructor downloaded into the
-    kit's cache are shown to them as ``MLOPS_KIT_DATA_DIR`` (read-only for them).
-    """
-    if key.synthetic:
-        return {}
-    from ..errors import KitError
-    from ..tlc import resolve
-
-    folders = set()
-    for dataset in cohort.datasets.values():
-        try:
-            found = resolve(dataset, source="real")
-        except KitError:
-            return {}
-        if not found.exists:
-            return {}
-        folders.add(found.path.resolve().parent)
-    return {"MLOPS_KIT_DATA_DIR": str(folders.pop())} if len(folders) == 1 else {}
-
-
 def _isolation(unsafe: bool) -> tuple[bool, str]:
     """(isolated, one line for the report); raise when kernels cannot be isolated."""
     from ..execution.sandbox import isolation_available
@@ -268,11 +246,14 @@ def grade(
     progress: bool | None = None,
     on_grade: Callable[[Grade], None] | None = None,
     unsafe: bool = False,
+    allow_synthetic_key: bool = False,
 ) -> GradeRun:
     """Grade every submission in a folder; write the gradebook, grades.csv and reports.
 
     Args:
-        submissions: the folder of ``.ipynb``, ``.csv`` and ``.json`` files.
+        submissions: the folder of ``.ipynb``, ``.csv`` and ``.json`` files, or one CSV
+            file: the course form's class export, each row graded as its own student
+            (:func:`~mlops_kit.homework.forms.parse_class_export`).
         cohort: the cohort name (or folder).
         key: the plain key (``mlops-kit homework key``) or a hashed one.
         out: the output folder: ``gradebook.sqlite``, ``grades.csv``, ``report.html``,
@@ -291,20 +272,26 @@ def grade(
         on_grade: called with each :class:`Grade` as soon as it is stored.
         unsafe: run the notebooks even where this machine cannot isolate them (each grade
             is flagged ``unsandboxed``). Never on a class you do not trust.
+        allow_synthetic_key: accept a key computed on synthetic data (refused otherwise);
+            every grade is then flagged ``synthetic_key`` and every page says so.
 
     Returns:
         A :class:`GradeRun`.
 
     Raises:
         HomeworkError: no isolation (without ``unsafe``), another run holds ``out``, a
-            corrupt gradebook, a missing folder.
+            corrupt gradebook, a missing folder, an unreadable class export, a synthetic key.
     """
     co = load_cohort(cohort)
     k = load_key(key, co.name)
+    refuse_synthetic(k, allow=allow_synthetic_key)
     folder = Path(submissions).resolve()
-    found = find_submissions(folder)
+    found = [] if folder.is_file() else find_submissions(folder)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    if folder.is_file():
+        return _grade_export(folder, co, k, out, reveal=reveal, regrade=regrade,
+                             on_grade=on_grade)  # fmt: skip
     with lock_output(out), open_gradebook(out / GRADEBOOK_NAME) as book:
         state = _Run(co, k, folder, out, book, network=network, regrade=regrade, unsafe=unsafe)
         state.on_grade = on_grade
@@ -335,6 +322,24 @@ def grade(
     return _finish(state, found, reveal)
 
 
+def _grade_export(path: Path, co, k: Key, out: Path, *, reveal: bool, regrade: bool,
+                  on_grade: Callable[[Grade], None] | None) -> GradeRun:  # fmt: skip
+    """Grade a class export: each row as its own student (no code runs)."""
+    from .scoring import export_grades
+
+    with lock_output(out), open_gradebook(out / GRADEBOOK_NAME) as book:
+        state = _Run(co, k, path.parent, out, book, network=False, regrade=regrade, unsafe=False)
+        state.on_grade = on_grade
+        rows = export_grades(path, co, k, state.key_id)
+        for sub, g in rows:
+            stored = None if regrade else book.get(g.submission, state.key_id, g.path)
+            if stored is None:
+                state.store(sub, g)
+            else:
+                state.grades[sub.relative] = stored
+    return _finish(state, [sub for sub, _ in rows], reveal)
+
+
 def _finish(state: _Run, found: list[Submission], reveal: bool) -> GradeRun:
     from .reports import write_reports
 
@@ -343,6 +348,9 @@ def _finish(state: _Run, found: list[Submission], reveal: bool) -> GradeRun:
     network_state = None if not states else (states.pop() if len(states) == 1 else "mixed")
     run = GradeRun(state.cohort.name, ordered, state.graded_now, state.out, network=network_state)
     run.isolation = state.isolation
+    if state.key.synthetic:
+        run.notes.append("Graded with a key computed on SYNTHETIC data (--allow-synthetic-key): "
+                         "its right answers are not the course's.")  # fmt: skip
     if state.isolated is False:
         run.notes.append(
             f"Kernels were NOT isolated ({state.isolation}). Treat every grade of this run "
@@ -372,7 +380,8 @@ class _Run:
         self.hidden: tuple[str, ...] = ()
         self.limits_args: dict[str, Any] = {}
         self.timeouts = (120.0, 900.0)
-        self.data_env = _data_env(cohort, key)
+        self.data_env = data_env(cohort, key)
+        self.staged, self.skipped = key_files(cohort, key)
         self.twins: dict[str, list[str]] = {}
 
     def base(self, sub: Submission, sha: str, started: str) -> dict[str, Any]:
@@ -393,6 +402,8 @@ class _Run:
             g.reason = f"{g.reason}; {note}" if g.reason else note
 
     def store(self, sub: Submission, g: Grade) -> None:
+        if self.key.synthetic and "synthetic_key" not in g.flags:
+            g.flags.append("synthetic_key")  # its right answers are not the course's
         self.mark_twin(sub, g)
         self.book.put(g)
         self.grades[sub.relative] = g
@@ -478,18 +489,21 @@ class _Run:
                       **self.base(sub, sha, started))  # fmt: skip
             self.store(sub, g)
             return
+        staging = stage(workdir, self.staged)  # the key's months where learners look
+        cwd = staging.cwd
         if self.isolated:
             limits = Limits(network=self.network, hide_paths=self.hidden, read_only=True,
-                            isolate=True, **self.limits_args)  # fmt: skip
+                            isolate=True, read_paths=staging.read_paths,
+                            **self.limits_args)  # fmt: skip
         else:
             limits = Limits(isolate=False, **self.limits_args)
         env = {
             **self.data_env,
-            "HOME": str(workdir),
-            "MLOPS_KIT_CACHE_DIR": str(workdir / ".cache"),
-            "MPLCONFIGDIR": str(workdir / ".matplotlib"),
+            **staging.env,
+            "MLOPS_KIT_CACHE_DIR": str(cwd / ".cache"),
+            "MPLCONFIGDIR": str(cwd / ".matplotlib"),
             "MLOPS_KIT_OFFLINE": "1",
-            "MLOPS_KIT_HOMEWORK_DIR": str(workdir / ".no-homework"),
+            "MLOPS_KIT_HOMEWORK_DIR": str(cwd / ".no-homework"),
         }
         params = {n: v for n, v in self.key.parameters.items() if n in declared}
         self.jobs.append(
@@ -497,7 +511,7 @@ class _Run:
                 notebook=notebook,
                 parameters=params,
                 output=self.out / "executed" / f"{job_key}.ipynb",
-                cwd=workdir,
+                cwd=cwd,
                 timeout_cell=self.timeouts[0],
                 timeout_total=self.timeouts[1],
                 limits=limits,
@@ -507,21 +521,24 @@ class _Run:
             )
         )
         saved: dict = saved_records(data)
-        self.pending[job_key] = (sub, sha, started, workdir, saved)
+        self.pending[job_key] = (sub, sha, started, workdir, saved, staging)
 
     def finished(self, job: Any, result: Any) -> Grade:
-        sub, sha, started, workdir, saved = self.pending[str(job.key)]
+        sub, sha, started, workdir, saved, staging = self.pending[str(job.key)]
         try:
             problems: list[str] = []
+            executed: bytes | None = None
             output = getattr(result, "output", None)
             if output:
                 with contextlib.suppress(SubmissionError):
                     executed = read_submission(output, MAX_NOTEBOOK_BYTES * 2)
                     saved_records(executed, problems)
+            missing = explain_missing(getattr(result, "ename", None),
+                                      getattr(result, "evalue", None), staging)  # fmt: skip
             g = run_grade(result, saved=saved, record_problems=problems, cohort=self.cohort,
                           key=self.key, base=self.base(sub, sha, started), student=sub.student,
-                          isolated=bool(self.isolated),
-                          network_requested=self.network)  # fmt: skip
+                          isolated=bool(self.isolated), network_requested=self.network,
+                          executed=executed, missing=missing)  # fmt: skip
             self.store(sub, g)
         except Exception as exc:  # noqa: BLE001 - one submission's failure is its own status
             self.crashed(sub, sha, started, exc)

@@ -2,10 +2,26 @@
 
 A *plain key* (``mlops-kit homework key``) holds every answer in clear::
 
-    {"format": "mlops-kit-key/1", "cohort": "practice", "synthetic": false,
+    {"format": "mlops-kit-key/1", "cohort": "practice", "source": "computed",
+     "synthetic": false,
      "inputs": {"green_tripdata_2021-01.parquet": "<sha256>", ...},
      "parameters": {...the notebook parameters the solution ran with...},
-     "answers": {"q1": {"value": 20, "option": "20", "options": ["18", "19", "20", "21"]}}}
+     "answers": {"q1": {"value": 20, "option": "20", "options": ["18", "19", "20", "21"],
+                        "source": "computed"}}}
+
+Where the answers come from (``source``, in the key and in every row):
+
+* ``published``: the course's published answers from ``questions.yaml``, for a cohort
+  that has all of them. No data is read: each row holds the published option and no
+  computed value. This is what ``homework key`` writes for 2022-2025 when the real
+  months are not on disk (the usual case on a laptop and in CI), and it says so.
+* ``computed``: ``solution.ipynb`` ran on the real TLC files (their sha256 are in
+  ``inputs``). For a cohort with published answers, the computed options are checked
+  against them and any disagreement is listed per question in ``disagreements``.
+* ``synthetic``: the solution ran on the kit's seeded synthetic months. Only on request
+  (``source="synthetic"``): its "right" options are not the course's, so every row, the
+  grader's exit status and the feedback pages say so, and ``grade`` refuses such a key
+  unless told to accept it.
 
 A *hashed key* (shipped as ``homework/<cohort>/key.json`` for self-checking) keeps the
 options but replaces the right one by one salted SHA-256 per option::
@@ -33,6 +49,9 @@ from .cohorts import Cohort, HomeworkError, load_cohort
 from .options import closest_option
 
 PLAIN_FORMAT = "mlops-kit-key/1"
+
+#: where a key's answers come from (see the module docstring)
+KEY_SOURCES = ("computed", "published", "synthetic")
 HASHED_FORMAT = "mlops-kit-hashed-key/1"
 
 #: record names the notebooks use (``answer("q1", v)`` records ``answer:q1``)
@@ -95,6 +114,19 @@ class Key:
         return bool(self.data.get("synthetic"))
 
     @property
+    def source(self) -> str:
+        """Return ``published``, ``computed`` or ``synthetic`` (older keys: from ``synthetic``)."""
+        found = self.data.get("source")
+        if found in KEY_SOURCES:
+            return str(found)
+        return "synthetic" if self.synthetic else "computed"
+
+    @property
+    def published(self) -> bool:
+        """True for a key holding the course's published answers (no data was read)."""
+        return self.source == "published"
+
+    @property
     def inputs(self) -> dict[str, Any]:
         """Return ``{file name: sha256}`` of the data the key was computed on."""
         return dict(self.data.get("inputs") or {})
@@ -123,7 +155,11 @@ class Key:
         return None if self.hashed else self._entry(qid).get("value")
 
     def is_right(self, qid: str, option: str | None) -> bool:
-        """Return True when ``option`` is the right one for ``qid``."""
+        """Return True when ``option`` is the right one for ``qid``.
+
+        A question without options (graded by value) has no right option: use
+        :meth:`value` and compare numbers.
+        """
         if option is None:
             return False
         entry = self._entry(qid)
@@ -198,12 +234,14 @@ def build_key(
     """Turn computed answers into a plain key (pure: no I/O).
 
     Course cohorts map each value to the closest of the course's options; generated
-    cohorts (``practice``) get their options generated around the value.
+    cohorts (``practice``) get their options generated around the value; a question
+    without options keeps its value only (it is graded by value).
 
     Raises:
         HomeworkError: when a question has no computed answer.
     """
     co = load_cohort(cohort)
+    source = "synthetic" if synthetic else "computed"
     missing = [qid for qid in co.ids if answers.get(qid) is None]
     if missing:
         raise HomeworkError(
@@ -213,15 +251,18 @@ def build_key(
     table: dict[str, Any] = {}
     for q in co.questions:
         value = answers[q.id]
-        if co.generated:
+        if q.by_value:
+            options, right = [], None
+        elif co.generated:
             options, right = co.options_for(q.id, value)
         else:
             options = list(q.options)
             right = closest_option(value, options, q.kind).option
-        table[q.id] = {"value": value, "option": right, "options": options}
+        table[q.id] = {"value": value, "option": right, "options": options, "source": source}
     return {
         "format": PLAIN_FORMAT,
         "cohort": co.name,
+        "source": source,
         "synthetic": bool(synthetic),
         "inputs": dict(inputs or {}),
         "parameters": dict(parameters or {}),
@@ -245,6 +286,9 @@ def hash_key(plain: Mapping[str, Any] | Key, *, salt: str | None = None) -> dict
         entry = key._entry(qid)
         q_salt = salt if salt is not None else secrets.token_hex(16)
         options = list(entry["options"])
+        if not options:  # graded by value: a salted hash of one number hides nothing
+            questions[qid] = {"options": [], "salt": q_salt, "hashes": []}
+            continue
         hashes = [
             _option_hash(q_salt, key.cohort, qid, o, "right" if o == entry["option"] else "wrong")
             for o in options
@@ -253,12 +297,31 @@ def hash_key(plain: Mapping[str, Any] | Key, *, salt: str | None = None) -> dict
     return {
         "format": HASHED_FORMAT,
         "cohort": key.cohort,
+        "source": key.source,
         "synthetic": key.synthetic,
         "inputs": key.inputs,
         "parameters": key.parameters,
         "created": key.data.get("created"),
         "questions": questions,
     }
+
+
+def refuse_synthetic(key: Key, *, allow: bool = False) -> None:
+    """Refuse to grade with a key computed on synthetic data, unless ``allow``.
+
+    Its right answers are not the course's: real answers would be marked wrong.
+
+    Raises:
+        AnswerKeyError: a synthetic key and ``allow`` is False.
+    """
+    if key.synthetic and not allow:
+        raise AnswerKeyError(
+            f"The {key.cohort} key was computed on SYNTHETIC data: its right answers are not "
+            "the course's, so real answers would be marked wrong.",
+            f"Make the key without --source synthetic (mlops-kit homework key --cohort "
+            f"{key.cohort}: the published answers, or computed on the real months), or pass "
+            "--allow-synthetic-key to grade a rehearsal on synthetic data.",
+        )
 
 
 def inputs_fit(key: Key, inputs: Mapping[str, Any] | None, synthetic: bool | None) -> bool:
@@ -294,6 +357,115 @@ def solution_parameters(
     return {name: value for name, value in wanted.items() if name in declared}
 
 
+def published_key(cohort: str | Path | Cohort) -> dict[str, Any]:
+    """Return the plain key of the course's published answers (pure: no data is read).
+
+    Each row holds the published option (or, for a question without options, the
+    published value) and ``"source": "published"``; no computed value.
+
+    Raises:
+        HomeworkError: when the cohort lacks a published answer (the practice cohort,
+            or a question the course never answered): compute the key from the data.
+    """
+    co = load_cohort(cohort)
+    missing = [q.id for q in co.questions if q.answer is None]
+    if co.generated or missing:
+        what = (
+            "generates its options from the data"
+            if co.generated
+            else (f"has no published answer for {', '.join(missing)}")
+        )
+        raise HomeworkError(
+            f"Cohort {co.name} {what}, so its key cannot come from published answers.",
+            "Compute it from the data: mlops-kit homework key --cohort "
+            f"{co.name} --source real (or --source synthetic for a key on synthetic data).",
+        )
+    table: dict[str, Any] = {}
+    for q in co.questions:
+        if q.by_value:
+            value = q.published_value()
+            value = int(value) if q.kind == "count" else value
+            entry = {"value": value, "option": None, "options": []}
+        else:
+            entry = {"value": None, "option": q.answer, "options": list(q.options)}
+        table[q.id] = {**entry, "source": "published"}
+    return {
+        "format": PLAIN_FORMAT,
+        "cohort": co.name,
+        "source": "published",
+        "synthetic": False,
+        "inputs": {},
+        "parameters": {},
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "answers": table,
+    }
+
+
+def compare_with_published(cohort: str | Cohort, key: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Return one row per question whose computed answer disagrees with the published one.
+
+    A question with options disagrees when the computed value maps to another option
+    than the published answer; a question without options when the computed value is not
+    within :func:`value_tolerance` of the published value. Questions the course did not
+    answer are skipped.
+    """
+    co = load_cohort(cohort)
+    rows = []
+    for q in co.questions:
+        entry = (key.get("answers") or {}).get(q.id) or {}
+        if q.answer is None:
+            continue
+        if q.by_value:
+            value = entry.get("value")
+            published = q.published_value()
+            try:
+                agrees = abs(float(value) - published) <= value_tolerance(q.kind)
+            except (TypeError, ValueError):
+                agrees = False
+            if not agrees:
+                rows.append({"qid": q.id, "computed": value, "published": q.answer, "value": value})
+        elif entry.get("option") != q.answer:
+            rows.append(
+                {
+                    "qid": q.id,
+                    "computed": entry.get("option"),
+                    "published": q.answer,
+                    "value": entry.get("value"),
+                }
+            )
+    return rows
+
+
+def value_tolerance(kind: str) -> float:
+    """Return how far a value may be from a question-without-options' answer and be right.
+
+    Counts must be exact (half a record of rounding); numbers and shares get the
+    option matcher's :data:`~mlops_kit.homework.options.VALUE_TOLERANCE`.
+    """
+    from .options import VALUE_TOLERANCE
+
+    return 0.5 if kind == "count" else VALUE_TOLERANCE
+
+
+def real_files_on_disk(cohort: str | Cohort) -> bool:
+    """True when every month the cohort reads is on disk (``MLOPS_KIT_DATA_DIR`` or cache).
+
+    Nothing is downloaded: a month that would have to be fetched counts as absent.
+    """
+    from ..errors import KitError
+    from ..tlc import resolve
+
+    co = load_cohort(cohort)
+    for dataset in co.datasets.values():
+        try:
+            found = resolve(dataset, source="real")
+        except KitError:
+            return False
+        if not found.exists or found.origin not in ("data_dir", "cache", "path"):
+            return False
+    return True
+
+
 def make_key(
     cohort: str | Path | Cohort,
     *,
@@ -306,14 +478,28 @@ def make_key(
     timeout_total: float = 3600,
     salt: str | None = None,
 ) -> dict[str, Any]:
-    """Run the cohort's ``solution.ipynb`` through the runner and build the plain key.
+    """Make a cohort's plain key: from the real data, the published answers, or synthetic.
 
-    The solution computes every answer from the data; the key records them with the
-    options they map to, the sha256 of the input files and whether they were synthetic.
+    ``source`` decides where the answers come from:
+
+    * ``auto``: with the cohort's real months on disk, run ``solution.ipynb`` on them
+      (and, for a course cohort, check the result against the published answers); without
+      them, a course cohort with every answer published gets the published key (no data
+      read), and the practice cohort runs its solution on the real files (downloading
+      them when allowed). A run that fell back to synthetic data is refused: a synthetic
+      key is only made on request.
+    * ``real``: run the solution on the real files (downloaded if needed).
+    * ``published``: the published answers, without reading data.
+    * ``synthetic``: run the solution on the kit's synthetic months (marked as such).
+
+    The key records the answers with the options they map to, where they came from
+    (``source``), the sha256 of the input files, and for a computed course key the
+    ``disagreements`` with the published answers (one row per question, empty when all
+    agree).
 
     Args:
         cohort: the cohort name or folder.
-        source: ``auto`` (real files when found, else synthetic), ``real`` or ``synthetic``.
+        source: ``auto``, ``real``, ``published`` or ``synthetic`` (above).
         rows: synthetic rows per month (0: the generator's default); for real data a
             sample size (0: the whole month, which the published answers need).
         seed: seed of the synthetic data.
@@ -327,11 +513,40 @@ def make_key(
         The plain key as a dict.
 
     Raises:
-        HomeworkError: when the solution does not run to the end or misses an answer.
+        HomeworkError: when the solution does not run to the end, misses an answer, or
+            (``auto``) ran on synthetic data; when ``published`` is asked of a cohort
+            without every published answer.
     """
+    if source not in ("auto", "real", "published", "synthetic"):
+        raise HomeworkError(
+            f"source={source!r} is not a key source.",
+            "Use auto, real, published or synthetic.",
+        )
+    co = load_cohort(cohort)
+    if source == "published" or (source == "auto" and co.published and not real_files_on_disk(co)):
+        key = published_key(co)
+    else:
+        key = _computed_key(
+            co,
+            source=source,
+            rows=rows,
+            seed=seed,
+            timeout_cell=timeout_cell,
+            timeout_total=timeout_total,
+        )
+    if out is not None:
+        write_json_atomic(out, key, mode=0o600)  # the plain key: the instructor's eyes only
+    if hashed_out is not None:
+        write_json_atomic(hashed_out, hash_key(key, salt=salt))
+    return key
+
+
+def _computed_key(
+    co: Cohort, *, source: str, rows: int, seed: int, timeout_cell: float, timeout_total: float
+) -> dict[str, Any]:
+    """Run the cohort's solution through the runner and build its key."""
     from ..execution.runner import run_notebook
 
-    co = load_cohort(cohort)
     notebook = co.path("solution.ipynb")
     params = solution_parameters(notebook, source=source, rows=rows, seed=seed)
     result = run_notebook(
@@ -343,15 +558,21 @@ def make_key(
             f"({result.status}, parameters {params}): {result.error}"
         )
     records = result.records
+    synthetic = bool(records.get(SYNTHETIC_RECORD, source == "synthetic"))
+    if synthetic and source != "synthetic":
+        raise HomeworkError(
+            f"The solution of cohort {co.name} found no real data files and ran on the kit's "
+            "synthetic months: a key made from them would mark real answers wrong.",
+            "Put the real months in MLOPS_KIT_DATA_DIR (mlops-kit data fetch ...), or ask "
+            "for a synthetic key on purpose with --source synthetic.",
+        )
     key = build_key(
         co,
         answers_from_records(records),
-        synthetic=bool(records.get(SYNTHETIC_RECORD, source == "synthetic")),
+        synthetic=synthetic,
         inputs=records.get(INPUTS_RECORD) or {},
         parameters=params,
     )
-    if out is not None:
-        write_json_atomic(out, key, mode=0o600)  # the plain key: the instructor's eyes only
-    if hashed_out is not None:
-        write_json_atomic(hashed_out, hash_key(key, salt=salt))
+    if not synthetic and any(q.answer is not None for q in co.questions):
+        key["disagreements"] = compare_with_published(co, key)
     return key

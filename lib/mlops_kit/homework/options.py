@@ -34,7 +34,9 @@ KINDS = ("count", "number", "share")
 #: by less than this fraction of the gap between those two options
 TIE_FRACTION = 0.1
 
-#: the closest option is "far" when it is further than this many typical option gaps
+#: the closest option is "far" when it is further than this many typical option gaps; a
+#: far answer is not that option and is never right (the mean 19.93 given for the standard
+#: deviation 59.34, with options 10 apart, is far from every option, not 59.34)
 FAR_GAPS = 0.5
 
 #: a number within this of the key's value is right whatever the options (issue 6)
@@ -67,6 +69,9 @@ class OptionMatch:
         index: the position of ``option`` in the list, or None.
         distance: how far the value is from that option, in the question's unit.
         warnings: plain sentences, empty when the choice is clear.
+        far: the value is further from every option than the spacing rule allows
+            (:data:`FAR_GAPS`): ``option`` names the closest one, but the answer is not
+            that option and is never right.
     """
 
     value: Any
@@ -75,6 +80,7 @@ class OptionMatch:
     index: int | None
     distance: float | None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    far: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-friendly dict."""
@@ -84,6 +90,7 @@ class OptionMatch:
             "index": self.index,
             "distance": self.distance,
             "warnings": list(self.warnings),
+            "far": self.far,
         }
 
 
@@ -229,6 +236,8 @@ def closest_option(value: Any, options: Sequence[str], kind: str) -> OptionMatch
         if isinstance(value, str) and len(value) > MAX_TEXT:
             shown = value[:MAX_TEXT] + "..."
         return OptionMatch(shown, None, None, None, None, (f"invalid answer: {problem}",))
+    if not options:  # a question asked without options is graded by its value
+        return OptionMatch(value, number, None, None, None, ())
     numbers = [parse_option(o, kind) for o in options]
     warnings: list[str] = []
     if kind == "share" and 1 < number <= 100 and all(n <= 1 for n in numbers):
@@ -253,6 +262,7 @@ def closest_option(value: Any, options: Sequence[str], kind: str) -> OptionMatch
                 f"range from every option, so it maps to none",
             ),
         )
+    far = False
     if len(order) > 1:
         second = order[1]
         gap = abs(numbers[best] - numbers[second])
@@ -265,11 +275,15 @@ def closest_option(value: Any, options: Sequence[str], kind: str) -> OptionMatch
         steps = [b - a for a, b in zip(ordered, ordered[1:], strict=False) if b > a]
         spacing = statistics.median(steps) if steps else 0.0
         if spacing > 0 and distances[best] > FAR_GAPS * spacing:
+            far = True
             warnings.append(
                 f"far from every option (closest is {options[best]}, "
-                f"{distances[best]:.4g} away): check your computation"
+                f"{distances[best]:.4g} away): not counted as {options[best]}; check your "
+                "computation"
             )
-    return OptionMatch(value, number, options[best], best, distances[best], tuple(warnings))
+    return OptionMatch(
+        value, number, options[best], best, distances[best], tuple(warnings), far=far
+    )
 
 
 def generate_options(

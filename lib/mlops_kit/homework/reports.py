@@ -96,10 +96,11 @@ def class_report_html(run: GradeRun, cohort: Cohort, key: Key) -> str:
 
     grades = run.grades
     body = [
-        f"<p>{len(grades)} submissions, cohort {html.escape(cohort.name)}; key "
-        f"{'computed on SYNTHETIC data' if key.synthetic else 'computed on real data'}"
-        f"{' (salted hashes)' if key.hashed else ''}.</p>"
+        f"<p>{len(grades)} submissions, cohort {html.escape(cohort.name)}; key: "
+        f"{_KEY_SOURCE[key.source]}{' (salted hashes)' if key.hashed else ''}.</p>"
     ]
+    if key.synthetic:
+        body.append(f'<p class="warn">{_SYNTHETIC}</p>')
     if getattr(run, "isolation", None):
         warn = run.isolation.startswith("NONE")
         body.append(
@@ -193,6 +194,8 @@ def feedback_html(grade: Grade, cohort: Cohort, key: Key, *, reveal: bool = Fals
         f"<b>{html.escape(grade.status)}</b>, score <b>{grade.score:g} / "
         f"{grade.max_score:g}</b>.</p>"
     ]
+    if key.synthetic:
+        body.append(f'<p class="warn">{_SYNTHETIC}</p>')
     if grade.reason:
         body.append(f'<p class="warn">{html.escape(grade.reason)}</p>')
     if "stale_outputs" in grade.flags:
@@ -218,6 +221,8 @@ def feedback_html(grade: Grade, cohort: Cohort, key: Key, *, reveal: bool = Fals
         cells += f"<td>{result}</td>"
         if reveal:
             shown = key.right_option(q.id) if not right else option
+            if not (key.options(q.id) or q.options) and key.value(q.id) is not None:
+                shown = f"{key.value(q.id):,}"  # a question graded by value
             cells += f"<td>{html.escape(shown or 'n/a (hashed key)')}</td>"
         notes = "; ".join(a.warnings) if a is not None else ""
         cells += f"<td>{html.escape(notes)}</td>"
@@ -229,6 +234,18 @@ def feedback_html(grade: Grade, cohort: Cohort, key: Key, *, reveal: bool = Fals
             "check again with <code>mlops-kit homework check</code>.</p>"
         )
     return html_page(f"Homework {cohort.name}: feedback for {grade.student}", "".join(body))
+
+
+#: how each key source is named in the reports
+_KEY_SOURCE = {
+    "published": "the course's published answers",
+    "computed": "computed on the real data",
+    "synthetic": "computed on SYNTHETIC data",
+}
+_SYNTHETIC = (
+    "<b>Graded with a key computed on synthetic data</b>: its right answers are not the "
+    "course's (a rehearsal of the grading, not a grade)."
+)
 
 
 def _safe_name(text: str) -> str:

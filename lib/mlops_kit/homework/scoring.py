@@ -24,7 +24,7 @@ from typing import Any
 from .cohorts import Cohort
 from .forms import FormError, parse_form_bytes
 from .gradebook import Grade, QuestionGrade
-from .keys import INPUTS_RECORD, Key, answers_from_records
+from .keys import INPUTS_RECORD, Key, answers_from_records, value_tolerance
 from .options import VALUE_TOLERANCE, closest_option, to_number
 from .submissions import SubmissionError, limit_for, read_submission, student_of
 
@@ -59,9 +59,12 @@ def cut(text: str | None, limit: int = MAX_REASON) -> str | None:
 def grade_answers(cohort: Cohort, key: Key, answers: Mapping[str, Any]) -> list[QuestionGrade]:
     """Grade ``{qid: value}`` against a key: closest option, right or wrong, points.
 
-    A value is right when its closest option is the key's right option; with a plain key,
-    a number within :data:`~mlops_kit.homework.options.VALUE_TOLERANCE` of the key's value
-    is right too. An invalid value maps to no option and is never right.
+    A value is right when its closest option is the key's right option and it is not far
+    from every option (:data:`~mlops_kit.homework.options.FAR_GAPS`); with a plain key, a
+    number within :data:`~mlops_kit.homework.options.VALUE_TOLERANCE` of the key's value
+    is right too. A question without options (2022's dropped records) is graded by its
+    value alone (:func:`~mlops_kit.homework.keys.value_tolerance`). An invalid value
+    (not a finite number) maps to no option and is never right.
     """
     graded = []
     for q in cohort.questions:
@@ -74,10 +77,17 @@ def grade_answers(cohort: Cohort, key: Key, answers: Mapping[str, Any]) -> list[
             continue
         options = key.options(q.id) or list(q.options)
         match = closest_option(value, options, q.kind)
-        right = match.option is not None and key.is_right(q.id, match.option)
         key_value = to_number(key.value(q.id), q.kind)
-        if not right and match.option is not None and match.number is not None:
-            right = key_value is not None and abs(match.number - key_value) <= VALUE_TOLERANCE
+        if not options:
+            right = (
+                match.number is not None
+                and key_value is not None
+                and abs(match.number - key_value) <= value_tolerance(q.kind)
+            )
+        else:
+            right = match.option is not None and not match.far and key.is_right(q.id, match.option)
+            if not right and match.number is not None and key_value is not None:
+                right = abs(match.number - key_value) <= VALUE_TOLERANCE
         graded.append(
             QuestionGrade(
                 qid=q.id,
@@ -206,8 +216,15 @@ def run_grade(
     student: str,
     isolated: bool,
     network_requested: bool,
+    executed: bytes | None = None,
+    missing: str | None = None,
 ) -> Grade:
     """Turn one runner result into a :class:`Grade` (pure).
+
+    A notebook that calls no ``answer()`` (a learner's own, written for the course's form)
+    is graded on the answers its executed outputs show under its own headings
+    (:mod:`~mlops_kit.homework.shown_answers`), flagged ``answers_from_outputs`` with each
+    answer's cell named; with neither, the status is ``no_answers``.
 
     Args:
         result: the :class:`~mlops_kit.execution.runner.RunResult` (or alike).
@@ -219,6 +236,9 @@ def run_grade(
         base: the fields every grade of this submission shares (submission, key_id...).
         isolated: the kernel ran sandboxed (False: ``--unsafe``, flagged ``unsandboxed``).
         network_requested: the instructor left the network on.
+        executed: the executed notebook's bytes (for answers shown in its outputs).
+        missing: the grader's message when the run failed reading data it could not
+            stage (:func:`~mlops_kit.homework.staging.explain_missing`).
     """
     status = RUNNER_STATUS.get(getattr(result, "status", ""), "crashed")
     records = getattr(result, "records", None)
@@ -226,15 +246,29 @@ def run_grade(
     fresh = answers_from_records(records)
     flags: list[str] = []
     reasons: list[str] = []
+    shown = {} if has_answers(fresh) else _shown(executed, cohort)
     if status != "graded":
         reasons.append(getattr(result, "error", None) or f"runner status {result.status}")
-    elif not has_answers(fresh):
+        if missing:
+            reasons.append(missing)
+    elif not has_answers(fresh) and not shown:
         status = "no_answers"
         reasons.append(
-            "The notebook ran to the end but recorded no answer: call answer('q1', value) "
-            "for each question."
+            "The notebook ran to the end but shows no answer: it calls no answer('q1', value) "
+            "and names no question (Q1, ## 1., a question's title) above a printed figure."
+        )
+    if shown:
+        fresh = {qid: a.value for qid, a in shown.items()}
+        flags.append("answers_from_outputs")
+        where = ", ".join(f"{qid} {a.cell}" for qid, a in shown.items())
+        reasons.append(
+            f"no answer() calls: answers read from the outputs under the notebook's own "
+            f"headings ({where})"
         )
     answers = grade_answers(cohort, key, fresh) if has_answers(fresh) else []
+    for a in answers:
+        if a.qid in shown:
+            a.warnings.append(f"read from {shown[a.qid].cell}: {shown[a.qid].text[:80]}")
     flags += invalid_flag(answers)
     if record_problems:
         flags.append("bad_records")
@@ -267,6 +301,64 @@ def run_grade(
         answers=answers,
         **base,
     )
+
+
+def export_grades(path: Path, cohort: Cohort, key: Key, key_id: str) -> list[tuple[Any, Grade]]:
+    """Grade every row of a class export as its own student; return ``(submission, grade)``.
+
+    Each row is a form named by its identity cell. Its ``submission`` hash covers the row
+    alone, so a later export with new rows regrades only those. A student named on several
+    rows gets each row graded and flagged ``duplicate_student``.
+
+    Raises:
+        HomeworkError: the export cannot be read (not a file, a link, too large, no identity
+            or question column): the instructor's file, so the run stops.
+    """
+    from .forms import MAX_EXPORT_BYTES, parse_class_export
+    from .submissions import Submission
+
+    try:
+        data = read_submission(path, MAX_EXPORT_BYTES)
+    except SubmissionError as exc:
+        raise FormError(exc.problem, exc.fix) from exc
+    export = parse_class_export(data, cohort, where=path.name)
+    started = now()
+    found = []
+    for row in export.rows:
+        relative = f"{path.name}#line{row.line}"
+        content = json.dumps([row.student, row.answers], sort_keys=True, default=str)
+        sha = hashlib.sha256(content.encode("utf-8")).hexdigest()
+        answers = grade_answers(cohort, key, row.answers)
+        has = has_answers(row.answers)
+        flags, reasons = invalid_flag(answers) if has else [], [f"row {row.line} of {path.name}"]
+        if row.duplicate_of:
+            flags.append("duplicate_student")
+            others = ", ".join(str(n) for n in row.duplicate_of)
+            reasons.append(f"{row.student} is also named on line(s) {others} of the export")
+        if not has:
+            reasons.append("the row holds no answer to any question")
+        grade = Grade(
+            submission=sha, key_id=key_id, student=row.student, path=f"{path}#line{row.line}",
+            kind="form", status="graded" if has else "no_answers", reason=cut("; ".join(reasons)),
+            score=float(sum(a.points for a in answers)) if has else 0.0, max_score=cohort.max_score,
+            flags=flags, started=started, finished=now(), seconds=0.0,
+            answers=answers if has else [],
+        )  # fmt: skip
+        sub = Submission(path=path, relative=relative, student=row.student, kind="form")
+        found.append((sub, grade))
+    return found
+
+
+def _shown(executed: bytes | None, cohort: Cohort) -> dict[str, Any]:
+    """The answers an executed notebook shows in its outputs (``{}`` when unreadable)."""
+    from .shown_answers import shown_answers
+
+    if not executed:
+        return {}
+    try:
+        return shown_answers(json.loads(executed.decode("utf-8")), cohort)
+    except Exception:  # noqa: BLE001 - hostile or broken output: no answer shown
+        return {}
 
 
 def grade_form(
