@@ -34,6 +34,7 @@ class NotebookRun:
     parameters: dict[str, Any]
     records: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    cell: str | None = None  # the failing cell as Jupyter shows it, "In [17]"
     notes: list[str] = field(default_factory=list)
     ipynb: str | None = None
     html: str | None = None
@@ -302,6 +303,7 @@ def _run_held(
                 parameters=dict(result.parameters or {}),
                 records=dict(result.records or {}),
                 error=result.error,
+                cell=getattr(result, "cell_label", None),
                 notes=list(result.notes or []),
                 ipynb=str(executed.relative_to(out)) if executed.is_file() else None,
                 html=str(page.relative_to(out)) if page else None,
