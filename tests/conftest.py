@@ -55,7 +55,9 @@ def real_data_dir() -> Path:
     """The folder of real TLC files from MLOPS_KIT_DATA_DIR; skips the test when unset."""
     value = os.environ.get("MLOPS_KIT_DATA_DIR", "").strip()
     if not value or not Path(value).is_dir():
-        pytest.skip("real TLC data not available: set MLOPS_KIT_DATA_DIR (CI uses ../shared/data)")
+        pytest.skip(
+            "real TLC data not available: set MLOPS_KIT_DATA_DIR to a folder of TLC parquet files"
+        )
     return Path(value)
 
 

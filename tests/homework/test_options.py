@@ -4,6 +4,7 @@ from mlops_kit.homework.options import (
     OptionError,
     closest_option,
     format_option,
+    format_value,
     generate_options,
     parse_option,
 )
@@ -107,3 +108,20 @@ def test_generated_shares_stay_in_range():
     assert all(0 <= parse_option(o, "share") <= 1 for o in labels)
     with pytest.raises(OptionError):
         generate_options(0.5, kind="share", step=0.5, count=4, seed=1, minimum=0, maximum=1)
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        (42.59435124195458, "42.5944"),
+        (0.9812202822125979, "0.9812"),
+        (1154112, "1,154,112"),
+        (1154112.0, "1,154,112"),
+        (7.5, "7.5"),
+        (float("nan"), "nan"),
+        ("19; import os", "'19; import os'"),
+        (True, "True"),
+    ],
+)
+def test_format_value_shows_what_a_person_reads(value, shown):
+    assert format_value(value) == shown

@@ -251,6 +251,9 @@ def test_learners_notebooks_are_graded_with_the_network_cut(practice_real_key, t
     assert (
         "the grader staged green_tripdata_2021-01.parquet, green_tripdata_2021-02.parquet" in kaggle
     )
+    # the runner's advice for a missing file (--cwd) does not apply to a graded notebook
+    assert "--cwd" not in kaggle and "In [2] raised FileNotFoundError" in kaggle
+    assert "Fix: read the month from one of those places" in kaggle
     q2 = got["2022_GwonilJoo"].answer("q2")  # the mean 19.93 for the std 59.34: far, wrong
     assert q2.option == "59.34" and not q2.right
     assert any("far from every option" in w for w in q2.warnings)

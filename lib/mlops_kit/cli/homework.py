@@ -221,6 +221,7 @@ def _no_action(parser) -> int:
 def handle_key(args) -> int:
     """Make the key of a cohort; say where its answers come from."""
     from ..homework.keys import make_key
+    from ..homework.options import format_value
 
     key = make_key(
         args.cohort,
@@ -248,7 +249,7 @@ def handle_key(args) -> int:
     if args.hashed_out:
         print(f"salted-hash key written to {args.hashed_out}")
     for qid, entry in key["answers"].items():
-        value = "" if entry["value"] is None else repr(entry["value"])
+        value = "" if entry["value"] is None else format_value(entry["value"])
         print(f"  {qid:<8} {value:<24} -> {entry['option'] or '(by value)'}  [{entry['source']}]")
     if key.get("source") == "computed" and "disagreements" in key:
         if disagreements:

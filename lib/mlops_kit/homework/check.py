@@ -40,6 +40,7 @@ from .keys import (
     shipped_key,
     solution_parameters,
 )
+from .options import format_value
 
 #: what a learner reads when no key belongs to the data their notebook read
 NOT_THE_COURSES = "your data is not the course's: no options apply"
@@ -103,9 +104,7 @@ class CheckResult:
             verdict = {True: "RIGHT", False: "WRONG", None: "no verdict"}[r.right]
             if r.value is None:
                 verdict = "not answered"
-            value = "" if r.value is None else repr(r.value)
-            if isinstance(r.value, float):
-                value = f"{r.value:.6g}"
+            value = "" if r.value is None else format_value(r.value)
             option = r.option or "-"
             lines.append(f"  {r.qid}  {verdict:<12} value {value:<22} option {option}")
             lines += [f"        warning: {w}" for w in r.warnings if w != "no answer given"]

@@ -186,6 +186,24 @@ def _digits(value: int) -> str:
     return f"{math.floor(math.log10(abs(value))) + 1:,}" if value else "1"
 
 
+def format_value(value: object) -> str:
+    """Show a learner's answer the way a person reads it: ``42.5944``, ``1,154,112``, ``0.9812``.
+
+    Whole numbers get thousands separators, other numbers four decimals at most (enough to tell
+    which option they are nearest; the full value stays in grades.csv). Anything else (a string,
+    a marker of an invalid answer) is shown as Python writes it, ``repr``, so a hostile value
+    cannot pass for a number.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return repr(value)
+    if not math.isfinite(value):
+        return str(value)
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    shown = f"{value:,.4f}".rstrip("0")
+    return shown if not shown.endswith(".") else shown + "0"
+
+
 def format_option(number: float, kind: str, decimals: int = 2) -> str:
     """Write a number as an option label of the given kind (the inverse of parse_option).
 

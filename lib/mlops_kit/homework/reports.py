@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..pages import html_page
+from .options import format_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cohorts import Cohort
@@ -152,19 +153,21 @@ def class_report_html(run: GradeRun, cohort: Cohort, key: Key) -> str:
     )
     for q, share in zip(cohort.questions, shares, strict=True):
         options = key.options(q.id) or list(q.options)
-        chosen = Counter(
-            (g.answer(q.id).option or "none") for g in answered if g.answer(q.id) is not None
-        )
+        chosen = Counter(_bucket(g.answer(q.id)) for g in answered)
         fig, ax = plt.subplots(figsize=(4, 2.2))
-        labels = options + (["none"] if chosen.get("none") else [])
+        labels = options + [b for b in _NO_OPTION if chosen.get(b)]
         right = key.right_option(q.id)  # None for a hashed key
-        colors = ["#55a868" if o == right else "#8172b2" for o in labels]
+        colors = [
+            "#55a868" if o == right else "#bbbbbb" if o in _NO_OPTION else "#8172b2" for o in labels
+        ]
         ax.bar(range(len(labels)), [chosen.get(o, 0) for o in labels], color=colors)
         ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
         ax.set_title(f"{q.id}: options chosen (right one in green)", fontsize=9)
+        ax.yaxis.get_major_locator().set_params(integer=True)
         body.append(
             f"<tr><td><b>{q.id}</b> {html.escape(q.title)}</td><td>{share:.0%}</td>"
-            f"<td>{sum(chosen.values())}</td><td>{_img(_png(fig), q.id + ' histogram')}</td></tr>"
+            f"<td>{sum(n for b, n in chosen.items() if b != 'not answered')}</td>"
+            f"<td>{_img(_png(fig), q.id + ' histogram')}</td></tr>"
         )
     body.append("</table>")
 
@@ -211,7 +214,7 @@ def feedback_html(grade: Grade, cohort: Cohort, key: Key, *, reveal: bool = Fals
     )
     for q in cohort.questions:
         a = grade.answer(q.id)
-        value = "" if a is None or a.value is None else html.escape(repr(a.value))
+        value = "" if a is None or a.value is None else html.escape(format_value(a.value))
         option = "" if a is None or a.option is None else html.escape(a.option)
         right = bool(a and a.right)
         result = '<span class="right">right</span>' if right else '<span class="wrong">wrong</span>'
@@ -234,6 +237,21 @@ def feedback_html(grade: Grade, cohort: Cohort, key: Key, *, reveal: bool = Fals
             "check again with <code>mlops-kit homework check</code>.</p>"
         )
     return html_page(f"Homework {cohort.name}: feedback for {grade.student}", "".join(body))
+
+
+#: the bars of an options chart that are no option (grey): never right
+_NO_OPTION = ("far from all", "invalid", "not answered")
+
+
+def _bucket(answer: Any) -> str:
+    """The bar an answer counts in: its option, or why it has none (see ``_NO_OPTION``)."""
+    if answer is None or answer.value is None:
+        return "not answered"
+    if answer.option is None:
+        return "invalid"
+    if any("far from every option" in w for w in answer.warnings):
+        return "far from all"
+    return answer.option
 
 
 #: how each key source is named in the reports

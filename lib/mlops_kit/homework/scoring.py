@@ -248,9 +248,16 @@ def run_grade(
     reasons: list[str] = []
     shown = {} if has_answers(fresh) else _shown(executed, cohort)
     if status != "graded":
-        reasons.append(getattr(result, "error", None) or f"runner status {result.status}")
         if missing:
-            reasons.append(missing)
+            # The runner's own advice for a missing file (run it from another folder) does
+            # not apply to a graded notebook: say what the grader provides instead.
+            label = getattr(result, "cell_label", None) or "a cell"
+            reasons.append(
+                f"{label} raised {getattr(result, 'ename', None)}: {missing}. Fix: read the "
+                "month from one of those places, under its TLC file name, and submit again"
+            )
+        else:
+            reasons.append(getattr(result, "error", None) or f"runner status {result.status}")
     elif not has_answers(fresh) and not shown:
         status = "no_answers"
         reasons.append(
@@ -292,7 +299,7 @@ def run_grade(
     return Grade(
         student=student,
         status=status,
-        reason=cut("; ".join(r for r in reasons if r)) or None,
+        reason=cut(_as_sentences(reasons)) or None,
         score=float(sum(a.points for a in answers)),
         flags=flags,
         network=network,
@@ -301,6 +308,15 @@ def run_grade(
         answers=answers,
         **base,
     )
+
+
+def _as_sentences(parts: list[str]) -> str:
+    """Join the reasons of a grade into one paragraph of sentences (each capitalised, ended)."""
+    sentences = []
+    for part in (p.strip() for p in parts if p and p.strip()):
+        part = part[0].upper() + part[1:]
+        sentences.append(part if part.endswith((".", "!", "?")) else part + ".")
+    return " ".join(sentences)
 
 
 def export_grades(path: Path, cohort: Cohort, key: Key, key_id: str) -> list[tuple[Any, Grade]]:

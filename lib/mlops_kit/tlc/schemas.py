@@ -8,7 +8,7 @@ or a synthetic month that must look like a real one, needs the exact schema per 
 Where each schema comes from:
 
 * green 2019-01 .. 2023-01: read from the real files ``green_tripdata_2021-01/02`` and
-  ``green_tripdata_2023-01`` (parquet footers, see ``/work/shared/data/SOURCES.md``).
+  ``green_tripdata_2023-01`` (read from the parquet footers of the published files).
 * green 2023-02 onwards: read from the real ``green_tripdata_2023-03.parquet``.
 * yellow 2019-01 .. 2023-01: a ``pyarrow`` print-out of ``yellow_tripdata_2022-01.parquet``
   (19 columns, lower-case ``airport_fee``) published in a public tutorial.
