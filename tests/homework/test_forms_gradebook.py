@@ -127,7 +127,7 @@ def test_grade_run_maps_runner_statuses_and_keeps_partial_points(tmp_path):
     empty = _run_grade(tmp_path, FakeResult("ok", {"answer:q1": None}))
     assert empty.status == "no_answers" and "answer(" in empty.reason
     died = _run_grade(tmp_path, FakeResult("kernel_died", {"answer:q1": 19}, error="died"))
-    assert (died.status, died.score, died.reason) == ("crashed", 1.0, "died")
+    assert (died.status, died.score, died.reason) == ("crashed", 1.0, "Died.")
     for runner, ours in [
         ("timeout", "timeout"),
         ("out_of_memory", "out_of_memory"),
