@@ -509,3 +509,18 @@ def test_failure_found_even_when_the_error_output_was_lost():
     assert _failure(nb, client) == (2, "MemoryError", "")
     client.kit_cell_error = (2, "SystemExit", "0")  # sys.exit(0) is not a failure
     assert _failure(nb, client) is None
+
+
+def test_a_chained_error_quotes_the_learners_line_not_the_librarys(tmp_path):
+    """pandas' KeyError is raised from get_loc's: the traceback shows pandas' line first."""
+    path = write_notebook(
+        tmp_path / "keyerror.ipynb",
+        "import pandas as pd\n\ndef pick(df):\n    return df['duration']",
+        "df = pd.DataFrame({'trip_distance': [1.0]})\n\nx = pick(df)",
+    )
+    result = run_notebook(path, {}, tmp_path / "out" / "keyerror.ipynb", timeout_cell=60)
+    assert result.status == "cell_error" and result.ename == "KeyError"
+    # the failing cell's own line, not pandas' `return self._engine.get_loc(...)` nor the
+    # line of pick() in the cell before (another In [n])
+    assert f"{result.cell_label} (line 3: `x = pick(df)`) raised KeyError" in result.error
+    assert "get_loc" not in result.error.split("raised")[0]

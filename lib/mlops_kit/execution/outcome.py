@@ -97,21 +97,45 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _ARROW = re.compile(r"^-+> *(\d+) (.*)$")
 
 
+_CELL_FRAME = re.compile(r"^(?:Cell In ?\[(\d*)\]|Input In ?\[(\d*)\]|<ipython-input-(\d+))")
+
+
 def _failing_line(nb: Any, index: int) -> tuple[int, str] | None:
     """``(line number, code)`` of the cell's line that raised, read from its traceback.
 
-    IPython marks it ``----> 2 code`` in the cell's own frame, the first of the traceback.
+    IPython heads each frame of the cell's own code ``Cell In[N], line L`` and marks the
+    line ``----> L code``; frames inside libraries are headed ``File <path>:L``. A chained
+    exception (pandas' ``KeyError`` raised from ``get_loc``) shows the library's traceback
+    first, so only arrows in frames of this cell count, and the last of them wins (the
+    chain's final exception, the innermost line of this cell).
     """
-    for out in nb.cells[index].get("outputs", []):
+    cell = nb.cells[index]
+    count = cell.get("execution_count")
+    for out in cell.get("outputs", []):
         if out.get("output_type") != "error":
             continue
+        found = first = None
+        in_cell = seen_header = False
         for entry in out.get("traceback", []):
             for raw in _ANSI.sub("", entry).splitlines():
+                line = raw.strip()
+                header = _CELL_FRAME.match(line)
+                if header:
+                    seen_header = True
+                    number = next((g for g in header.groups() if g), "")
+                    in_cell = count is None or not number or number == str(count)
+                    continue
+                if line.startswith("File "):
+                    in_cell = False
+                    continue
                 match = _ARROW.match(raw.rstrip())
                 if match:
                     code = match[2].strip()
-                    return int(match[1]), code if len(code) <= 80 else code[:79] + "\u2026"
-        return None
+                    arrow = int(match[1]), code if len(code) <= 80 else code[:79] + "\u2026"
+                    first = first or arrow
+                    found = arrow if in_cell else found
+        # no frame header read (an unknown traceback format): the first arrow is the cell's
+        return found if found or seen_header else first
     return None
 
 
