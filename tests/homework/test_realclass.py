@@ -195,6 +195,36 @@ def test_a_synthetic_key_is_refused_then_marked_everywhere(offline, tmp_path):
     assert "computed on SYNTHETIC data" in (tmp_path / "out" / "report.html").read_text()
 
 
+def test_notebooks_are_not_graded_when_the_keys_months_are_not_here(offline, tmp_path, monkeypatch):
+    """Without the months every kernel would crash on its first read: refuse, store nothing."""
+    import shutil
+
+    from mlops_kit.cli import main
+    from mlops_kit.homework import HomeworkError, build_key
+    from mlops_kit.homework.grading import grade
+
+    monkeypatch.setenv("MLOPS_KIT_CACHE_DIR", str(tmp_path / "empty-cache"))
+    values = {"q1": 19, "q2": 11.4, "q3": 0.98, "q4": 515, "q5": 7.6, "q6": 7.8}
+    key = tmp_path / "keys" / "practice.json"
+    key.parent.mkdir()
+    key.write_text(json.dumps(build_key("practice", values, synthetic=False)))
+    subs = tmp_path / "class"
+    subs.mkdir()
+    shutil.copy(NOTEBOOKS[0], subs / "ana.ipynb")
+    with pytest.raises(HomeworkError) as caught:
+        grade(subs, "practice", key, tmp_path / "out", progress=False)
+    text = str(caught.value)
+    assert "green_tripdata_2021-01.parquet" in text and "MLOPS_KIT_DATA_DIR=" in text
+    assert "nothing was graded" in text and "Fix: Set MLOPS_KIT_DATA_DIR" in text
+    assert not (tmp_path / "out" / "gradebook.sqlite").exists()  # no crash stored
+    rc = main(["homework", "grade", str(subs), "--cohort", "practice", "--key", str(key),
+               "--out", str(tmp_path / "out")])  # fmt: skip
+    assert rc == 2
+    (subs / "ana.ipynb").unlink()  # a class of forms needs no data
+    (subs / "bo.json").write_text(json.dumps({"q1": 19, "q2": 11.4}))
+    assert grade(subs, "practice", key, tmp_path / "out", progress=False).grades[0].score == 2
+
+
 # ----------------------------------------------------------- the notebooks under `grade`
 
 #: (status, score) of each learner's notebook graded on the real practice key

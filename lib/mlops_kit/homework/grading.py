@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
 import shutil
 import sys
@@ -227,6 +228,38 @@ def _isolation(unsafe: bool) -> tuple[bool, str]:
     )
 
 
+def refuse_without_data(cohort: Any, key: Key) -> None:
+    """Refuse to run notebooks when none of the months the key's answers belong to is here.
+
+    A graded kernel has no network: without the months on this machine every notebook
+    fails on its first read, through no fault of its author, and those grades would be
+    stored. Forms need no data; a synthetic key needs none either.
+
+    Raises:
+        HomeworkError: a real (computed or published) key and no month to stage.
+    """
+    if key.synthetic:
+        return
+    staged, _ = key_files(cohort, key)
+    if staged:
+        return
+    from ..tlc import parse_dataset
+
+    ids = [str(d) for d in cohort.datasets.values()]
+    names = ", ".join(parse_dataset(d).file_name for d in ids)
+    where = os.environ.get("MLOPS_KIT_DATA_DIR")
+    looked = (f"MLOPS_KIT_DATA_DIR={where} holds none of them" if where else
+              "MLOPS_KIT_DATA_DIR is not set and the kit's cache holds none of them")  # fmt: skip
+    raise HomeworkError(
+        f"The {cohort.name} answers belong to {names}, and this machine has none of them "
+        f"({looked}). Graded kernels have no network, so every notebook would fail on its "
+        "first read through no fault of its author; nothing was graded.",
+        f"Set MLOPS_KIT_DATA_DIR to the folder holding those files (or run mlops-kit data "
+        f"fetch {' '.join(ids)} while online), then grade again. A class of forms needs no "
+        "data; --allow-network lets the notebooks download the months themselves.",
+    )
+
+
 def grade(
     submissions: str | Path,
     cohort: str | Path | Any,
@@ -287,6 +320,8 @@ def grade(
     refuse_synthetic(k, allow=allow_synthetic_key)
     folder = Path(submissions).resolve()
     found = [] if folder.is_file() else find_submissions(folder)
+    if not network and any(sub.kind == "notebook" and not sub.problem for sub in found):
+        refuse_without_data(co, k)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     if folder.is_file():
