@@ -84,3 +84,17 @@ def test_a_synthetic_key_is_only_made_on_request_and_exits_3(tmp_path, capsys):
     assert "SYNTHETIC data: its answers are not the course's" in text
     assert text.count("[synthetic]") == 6  # every row says so
     assert json.loads(out.read_text())["source"] == "synthetic"
+
+
+def test_a_real_key_offline_without_the_months_says_so_once(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MLOPS_KIT_OFFLINE", "1")
+    monkeypatch.setenv("MLOPS_KIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MLOPS_KIT_DATA_DIR", raising=False)
+    out = tmp_path / "key.json"
+    args = ["homework", "key", "--cohort", "practice", "--source", "real", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "could not read its months: green:2021-01" in err
+    assert err.count("Fix:") == 1 and "mlops-kit data fetch green:2021-01 green:2021-02" in err
+    assert "--source published" not in err  # practice has no published answers
+    assert not out.exists()

@@ -541,6 +541,19 @@ def make_key(
     return key
 
 
+def _data_problem(result: Any) -> str | None:
+    """The problem (without its fix) when the solution stopped on a kit's data error."""
+    from .. import errors, tlc
+
+    name = str(getattr(result, "ename", "") or "")
+    cls = getattr(errors, name, None) or getattr(tlc, name, None)
+    if result.status != "cell_error" or not (isinstance(cls, type)
+                                             and issubclass(cls, errors.DataError)):  # fmt: skip
+        return None
+    text = " ".join(str(getattr(result, "evalue", "") or "").split())
+    return text.partition(" Fix: ")[0]
+
+
 def _computed_key(
     co: Cohort, *, source: str, rows: int, seed: int, timeout_cell: float, timeout_total: float
 ) -> dict[str, Any]:
@@ -552,6 +565,16 @@ def _computed_key(
     result = run_notebook(
         notebook, params, None, timeout_cell=timeout_cell, timeout_total=timeout_total
     )
+    problem = _data_problem(result)
+    if problem is not None:
+        ids = " ".join(str(d) for d in co.datasets.values())
+        published = " (or take the course's published answers: --source published)"
+        raise HomeworkError(
+            f"The solution of cohort {co.name} could not read its months: {problem}",
+            f"Put the months in a folder and set MLOPS_KIT_DATA_DIR to it (or fetch them "
+            f"while online: mlops-kit data fetch {ids}), then make the key again"
+            f"{published if co.published else ''}.",
+        )
     if result.status != "ok":
         raise HomeworkError(
             f"The solution of cohort {co.name} did not run to the end "
