@@ -84,3 +84,32 @@ def test_far_answers_map_to_no_option_and_by_value_ones_say_so(capsys):
     assert "-> option" not in out
     answer("dropped", 44286, cohort="2022")
     assert "graded by its value" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value, shown", [(float("nan"), "nan"), ("numpy-inf", "inf"),
+                                          (float("-inf"), "-inf")])  # fmt: skip
+def test_nan_and_infinity_are_invalid_answers_not_missing_ones(value, shown, capsys):
+    import numpy as np
+
+    from mlops_kit.homework import load_cohort
+    from mlops_kit.homework.keys import build_key, load_key
+    from mlops_kit.homework.scoring import grade_answers, invalid_flag
+
+    value = np.float64("inf") if value == "numpy-inf" else value
+    stored = answer("q2", value, cohort="2024")
+    assert stored == {"invalid": shown}
+    out = capsys.readouterr().out
+    assert f"q2: invalid answer: {shown} is not a number" in out and "replace None" not in out
+    co = load_cohort("2024")
+    right = {"q1": 19, "q2": 42.6, "q3": 0.98, "q4": 515, "q5": 7.6, "q6": 7.8}
+    key = load_key(build_key("2024", right, synthetic=False), "2024")
+    graded = {g.qid: g for g in grade_answers(co, key, {"q1": 19, "q2": stored})}
+    assert graded["q2"].points == 0 and "not a finite number" in graded["q2"].warnings[0]
+    assert invalid_flag(list(graded.values())) == ["invalid_answer"]
+
+
+def test_answer_shows_the_value_rounded_and_stores_it_whole(capsys):
+    stored = answer("q2", 42.594487553802, cohort="2024")
+    assert stored == 42.594487553802
+    assert "q2: 42.5945 -> option 42.59" in capsys.readouterr().out
+    assert describe_answer("q1", 1154112, "no-such-cohort") == "q1: 1,154,112 recorded"

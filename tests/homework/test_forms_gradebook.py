@@ -197,3 +197,38 @@ def test_folders_that_hold_what_kernels_need_are_narrowed_to_the_secret_file(tmp
         [(venv_parent, key), (tmp_path / "out", tmp_path / "out" / "g.sqlite"), (tmp_root, None)]
     )
     assert hidden == [str(key), str((tmp_path / "out").resolve())]
+
+
+def test_a_students_reason_names_their_notebook_not_the_graders_copy(tmp_path):
+    copy = tmp_path / "out" / "executed" / "job-1.ipynb"
+    result = FakeResult("cell_error", {"answer:q1": 19}, error=(
+        f"In [3] (line 2: `df['x']`) raised KeyError: 'x'. Fix: open the executed notebook "
+        f"{copy} at In [3] to read the traceback, correct the code or the parameters, and "
+        "run it again."))  # fmt: skip
+    result.output = str(copy)
+    g = _run_grade(tmp_path, result)
+    assert str(tmp_path) not in g.reason
+    assert "Fix: open your notebook at In [3]" in g.reason and "submit it again" in g.reason
+
+
+def test_numbers_a_notebook_showed_as_numpy_reprs_read_as_numbers():
+    from mlops_kit.homework.scoring import _tidy
+
+    assert _tidy("np.float64(19.927896050602474)") == "19.9279"
+    assert _tidy("(np.int64(73908), 21)") == "(73,908, 21)"
+    assert _tidy("RMSE 7.64") == "RMSE 7.64"
+
+
+def test_a_form_students_page_does_not_send_them_to_the_notebook_checker(tmp_path):
+    from mlops_kit.homework.reports import feedback_html
+    from mlops_kit.homework.scoring import form_grade
+
+    co, key = load_cohort("2024"), load_key(KEY)
+    base = {"submission": "s", "key_id": "k", "path": str(tmp_path / "ana.json"),
+            "kind": "form", "max_score": 6.0, "started": "t"}  # fmt: skip
+    g = form_grade(b'{"q1": 16}', where="ana.json", student="ana", cohort=co, key=key,
+                   base=base)  # fmt: skip
+    page = feedback_html(g, co, key)
+    assert "homework check" not in page and "submit your answers again" in page
+    g.kind = "notebook"
+    assert "mlops-kit homework check" in feedback_html(g, co, key)

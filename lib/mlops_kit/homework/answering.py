@@ -15,6 +15,7 @@ The cohort comes from the ``cohort`` variable of the notebook's parameters cell 
 from __future__ import annotations
 
 import inspect
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -66,9 +67,14 @@ def _options(cohort: str, qid: str) -> tuple[list[str], str] | None:
 
 def describe_answer(qid: str, value: Any, cohort: str | None) -> str:
     """Return the line ``answer()`` shows: the value, the closest option, any warnings."""
-    from .options import closest_option
+    from .options import closest_option, format_value
 
-    text = repr(value) if not isinstance(value, int) or abs(value) < 10**60 else "a huge integer"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**60:
+        text = "a huge integer"
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = format_value(value)  # 4 decimals: enough to see the option; full value stored
+    else:
+        text = repr(value)
     shown = f"{qid}: {text if len(text) <= 80 else text[:77] + '...'}"
     if value is None:
         return f"{shown} (no answer yet: replace None with your result)"
@@ -111,6 +117,19 @@ def _check_question(qid: Any, cohort: str | None) -> None:
         )
 
 
+def _not_finite(value: Any) -> str | None:
+    """Return ``"nan"``, ``"inf"`` or ``"-inf"`` for a non-finite number, else None."""
+    if value is None or isinstance(value, (bool, str, int)) or not hasattr(value, "__float__"):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if math.isnan(number):
+        return "nan"
+    return None if math.isfinite(number) else ("inf" if number > 0 else "-inf")
+
+
 def answer(qid: str, value: Any, *, cohort: str | None = None) -> Any:
     """Record your answer to question ``qid`` and show the option it maps to.
 
@@ -131,6 +150,16 @@ def answer(qid: str, value: Any, *, cohort: str | None = None) -> Any:
     """
     cohort = cohort or _caller_cohort()
     _check_question(qid, cohort)
+    odd = _not_finite(value)
+    if odd is not None:  # NaN or infinity: recorded as invalid, never as "no answer yet"
+        stored = {"invalid": odd}
+        record(f"{ANSWER_PREFIX}{qid}", stored, show=False)
+        cause = ("NaN usually comes from missing values (a mean of an empty column, a "
+                 "division 0/0)" if odd == "nan" else "infinity usually comes from a "
+                 "division by zero")  # fmt: skip
+        print(f"{qid}: invalid answer: {odd} is not a number the grader can mark; {cause}: "
+              "check the cell that computed it")  # fmt: skip
+        return stored
     try:
         stored = to_jsonable(value)
     except (TypeError, ValueError, RecursionError):

@@ -232,9 +232,11 @@ def feedback_html(grade: Grade, cohort: Cohort, key: Key, *, reveal: bool = Fals
         body.append(f"<tr>{cells}</tr>")
     body.append("</table>")
     if not reveal:
+        again = ("check again with <code>mlops-kit homework check</code>"
+                 if grade.kind == "notebook" else "submit your answers again")  # fmt: skip
         body.append(
             '<p class="muted">Wrong answers do not show the right option: redo the step and '
-            "check again with <code>mlops-kit homework check</code>.</p>"
+            f"{again}.</p>"
         )
     return html_page(f"Homework {cohort.name}: feedback for {grade.student}", "".join(body))
 

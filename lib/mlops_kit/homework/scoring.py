@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from .cohorts import Cohort
 from .forms import FormError, parse_form_bytes
 from .gradebook import Grade, QuestionGrade
 from .keys import INPUTS_RECORD, Key, answers_from_records, value_tolerance
-from .options import VALUE_TOLERANCE, closest_option, to_number
+from .options import VALUE_TOLERANCE, closest_option, format_value, to_number
 from .submissions import SubmissionError, limit_for, read_submission, student_of
 
 #: runner status -> submission status
@@ -72,7 +73,9 @@ def grade_answers(cohort: Cohort, key: Key, answers: Mapping[str, Any]) -> list[
         if isinstance(value, Mapping) and isinstance(value.get("invalid"), str):
             # what answer() records for a number with no plain form (np.longdouble)
             name = value["invalid"][:40]
-            warning = f"invalid answer: a {name} is not a plain number"
+            warning = (f"invalid answer: {name} is not a finite number"
+                       if name in ("nan", "inf", "-inf") else
+                       f"invalid answer: a {name} is not a plain number")  # fmt: skip
             graded.append(QuestionGrade(q.id, None, None, False, 0.0, [warning]))
             continue
         options = key.options(q.id) or list(q.options)
@@ -205,6 +208,29 @@ def form_grade(
     )
 
 
+_NUMPY_REPR = re.compile(r"np\.(?:float|int|uint)\d*\(([-+0-9.eE]+)\)")
+
+
+def _tidy(text: str) -> str:
+    """Show ``np.float64(19.9278960506)`` (numpy 2's repr) as the number, rounded."""
+    return _NUMPY_REPR.sub(lambda m: format_value(float(m[1])), text)
+
+
+def _for_student(error: str | None, result: Any) -> str | None:
+    """The runner's paragraph as the student reads it: their notebook, not the grader's copy.
+
+    The runner names the executed copy in the instructor's output folder; on a feedback
+    page that path means nothing, so it becomes "your notebook".
+    """
+    if not error:
+        return error
+    output = getattr(result, "output", None)
+    if output:
+        error = error.replace(f"the executed notebook {output}", "your notebook")
+        error = error.replace(str(output), "your notebook")
+    return error.replace("and run it again", "and submit it again")
+
+
 def run_grade(
     result: Any,
     *,
@@ -257,7 +283,8 @@ def run_grade(
                 "month from one of those places, under its TLC file name, and submit again"
             )
         else:
-            reasons.append(getattr(result, "error", None) or f"runner status {result.status}")
+            reasons.append(_for_student(getattr(result, "error", None), result)
+                           or f"runner status {result.status}")  # fmt: skip
     elif not has_answers(fresh) and not shown:
         status = "no_answers"
         reasons.append(
@@ -275,7 +302,7 @@ def run_grade(
     answers = grade_answers(cohort, key, fresh) if has_answers(fresh) else []
     for a in answers:
         if a.qid in shown:
-            a.warnings.append(f"read from {shown[a.qid].cell}: {shown[a.qid].text[:80]}")
+            a.warnings.append(f"read from {shown[a.qid].cell}: {_tidy(shown[a.qid].text)[:80]}")
     flags += invalid_flag(answers)
     if record_problems:
         flags.append("bad_records")
