@@ -524,3 +524,16 @@ def test_a_chained_error_quotes_the_learners_line_not_the_librarys(tmp_path):
     # line of pick() in the cell before (another In [n])
     assert f"{result.cell_label} (line 3: `x = pick(df)`) raised KeyError" in result.error
     assert "get_loc" not in result.error.split("raised")[0]
+
+
+def test_an_error_that_carries_its_own_fix_gets_no_second_one(tmp_path):
+    """The kit's errors end with 'Fix: ...'; the runner only adds where the traceback is."""
+    path = write_notebook(
+        tmp_path / "typo.ipynb",
+        "from mlops_kit.homework import answer",
+        "answer('q7', 19, cohort='2024')",
+    )
+    result = run_notebook(path, {}, tmp_path / "out" / "typo.ipynb", timeout_cell=60)
+    assert result.status == "cell_error" and result.ename == "HomeworkError"
+    assert result.error.count("Fix:") == 1, result.error
+    assert "Use one of q1, q2" in result.error and "The traceback is in" in result.error

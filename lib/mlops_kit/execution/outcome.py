@@ -382,6 +382,9 @@ def _cell_error(
             "the file's full path, or run the notebook from the folder its paths are "
             f"relative to (mlops-kit run --cwd DIR); the traceback is in {place.ref} at {label}."
         )
+    elif "Fix:" in value:
+        # The kit's own errors (and any that follow its style) carry their fix: one is enough.
+        error = f"{said} The traceback is in {place.ref} at {label}."
     else:
         error = (
             f"{said} Fix: open {place.ref} at {label} to read the traceback, correct the "
