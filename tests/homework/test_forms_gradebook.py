@@ -232,3 +232,19 @@ def test_a_form_students_page_does_not_send_them_to_the_notebook_checker(tmp_pat
     assert "homework check" not in page and "submit your answers again" in page
     g.kind = "notebook"
     assert "mlops-kit homework check" in feedback_html(g, co, key)
+
+
+def test_grades_csv_writes_whole_numbers_as_integers_and_keeps_fractions():
+    from mlops_kit.homework.reports import grades_csv_text
+
+    answers = [QuestionGrade("q1", 76518.0, "76518", True, 1.0, []),
+               QuestionGrade("q2", 42.5945, "42.59", True, 1.0, [])]  # fmt: skip
+    grade = Grade(
+        submission="abc", key_id="k", student="ana", path="ana.ipynb", kind="notebook",
+        status="graded", reason=None, score=2.0, max_score=6.0, flags=[],
+        network="cut", answers=answers,
+    )  # fmt: skip
+    text = grades_csv_text([grade], load_cohort("2024"))
+    row = dict(zip(*[line.split(",") for line in text.splitlines()], strict=True))
+    assert (row["score"], row["max_score"]) == ("2", "6")
+    assert (row["q1_value"], row["q2_value"]) == ("76518", "42.5945")

@@ -265,7 +265,7 @@ def test_grades_csv_has_the_issue_columns(graded):
     assert header[3:15] == [f"q{i}_{c}" for i in range(1, 7) for c in ("value", "right")]
     by_name = {r["submission"]: r for r in rows}
     assert by_name["bob.ipynb"]["q2_right"] == "False"
-    assert by_name["alice.ipynb"]["score"] == "6.0"
+    assert by_name["alice.ipynb"]["score"] == "6"  # a whole score, not 6.0
 
 
 def test_reports_and_feedback_pages(graded):

@@ -128,7 +128,7 @@ def test_a_class_export_grades_each_row_as_its_own_student(offline, tmp_path, ca
     args = ["homework", "grade", str(export), "--cohort", spec["cohort"], "--key", str(key)]
     assert main([*args, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "5 submissions" in printed and "named on several rows" in printed
+    assert "5 submissions (all graded now)" in printed and "named on several rows" in printed
     assert "jjovalle99" in printed.split("named on several rows")[1]
     rows = list(csv.DictReader((out / "grades.csv").open()))
     assert len(rows) == sum(s["rows"] for s in spec["students"].values())

@@ -283,6 +283,17 @@ def handle_check(args) -> int:
     return 0 if result.score == len(result.rows) else 1
 
 
+def _freshness(graded_now: int, total: int) -> str:
+    """Say how many grades were computed in this run and how many came from the gradebook."""
+    if graded_now >= total:
+        return "all graded now"
+    if graded_now == 0:
+        return (
+            "0 graded now, all unchanged since the gradebook's grades; --regrade grades them again"
+        )
+    return f"{graded_now} graded now, {total - graded_now} unchanged and taken from the gradebook"
+
+
 def handle_grade(args) -> int:
     """Grade a folder of submissions."""
     from ..homework.grading import grade
@@ -309,10 +320,9 @@ def handle_grade(args) -> int:
         print_json(run.to_dict())
         return 0
     summary = run.to_dict()
-    print(
-        f"{summary['submissions']} submissions ({run.graded_now} graded now, the rest from "
-        f"the gradebook): " + ", ".join(f"{n} {s}" for s, n in sorted(summary["statuses"].items()))
-    )
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary["statuses"].items()))
+    fresh = _freshness(run.graded_now, len(run.grades))
+    print(f"{summary['submissions']} submissions ({fresh}): {statuses}")
     if run.isolation:
         print(f"isolation: {run.isolation}")
     for note in run.notes:

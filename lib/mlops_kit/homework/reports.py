@@ -56,6 +56,17 @@ def csv_cell(value: Any) -> Any:
     return text
 
 
+def _csv_number(value: Any) -> Any:
+    """Write a whole float as an integer (a count of 76518 rides, a score of 6).
+
+    Answers arrive as floats even when the question asks for a count; ``76518.0`` in a
+    spreadsheet reads as a measurement. Other floats keep their full precision.
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
 def grades_csv_text(grades: list[Grade], cohort: Cohort) -> str:
     """Return grades.csv as text (one row per submission)."""
     buffer = io.StringIO()
@@ -66,11 +77,12 @@ def grades_csv_text(grades: list[Grade], cohort: Cohort) -> str:
     header += ["student", "max_score", "flags", "reason"]
     writer.writerow(header)
     for g in grades:
-        row: list[Any] = [Path(g.path).name, g.status, g.score]
+        row: list[Any] = [Path(g.path).name, g.status, _csv_number(g.score)]
         for qid in cohort.ids:
             a = g.answer(qid)
-            row += ["" if a is None or a.value is None else a.value, bool(a and a.right)]
-        row += [g.student, g.max_score, ";".join(g.flags), g.reason or ""]
+            value = "" if a is None or a.value is None else _csv_number(a.value)
+            row += [value, bool(a and a.right)]
+        row += [g.student, _csv_number(g.max_score), ";".join(g.flags), g.reason or ""]
         writer.writerow([csv_cell(cell) for cell in row])
     return buffer.getvalue()
 
