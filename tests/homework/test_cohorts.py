@@ -108,3 +108,6 @@ def test_shipped_keys_are_hashed_only(tmp_path):
             data = json.loads(path.read_text())
             assert data["format"] == "mlops-kit-hashed-key/1"
             assert "answers" not in data
+            # says what it was computed from, not left for readers to infer
+            assert data["source"] in {"published", "computed"}, name
+            assert data["source"] != "computed" or not data["synthetic"], name
