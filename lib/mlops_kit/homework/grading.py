@@ -13,8 +13,7 @@ Instructors receive notebooks and form exports from people who may want a better
   (:mod:`~mlops_kit.homework.submissions`), and judges every answer and record on its own
   (:mod:`~mlops_kit.homework.scoring`);
 - a student is named by the file's path, never by what the file says;
-- one output folder serves one run at a time (a lock), and a corrupt gradebook is reported
-  in one paragraph with the fix.
+- one output folder serves one run at a time (a lock); a corrupt gradebook gets the fix.
 
 The answers come from the fresh execution, never from outputs saved in the file; when the
 saved outputs disagree with the re-execution the submission is flagged ``stale_outputs``.
@@ -41,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
 import shutil
 import sys
@@ -64,7 +62,7 @@ from .scoring import (
     run_grade,
     saved_records,
 )
-from .staging import data_env, explain_missing, key_files, stage
+from .staging import data_env, explain_missing, key_files, refuse_without_data, stage
 from .submissions import (
     MAX_NOTEBOOK_BYTES,
     Submission,
@@ -225,38 +223,6 @@ def _isolation(unsafe: bool) -> tuple[bool, str]:
         f"{info['problem']}. Unisolated, a notebook could read the key, change other "
         "students' grades and reach the network.",
         f"{info['fix']}",
-    )
-
-
-def refuse_without_data(cohort: Any, key: Key) -> None:
-    """Refuse to run notebooks when none of the months the key's answers belong to is here.
-
-    A graded kernel has no network: without the months on this machine every notebook
-    fails on its first read, through no fault of its author, and those grades would be
-    stored. Forms need no data; a synthetic key needs none either.
-
-    Raises:
-        HomeworkError: a real (computed or published) key and no month to stage.
-    """
-    if key.synthetic:
-        return
-    staged, _ = key_files(cohort, key)
-    if staged:
-        return
-    from ..tlc import parse_dataset
-
-    ids = [str(d) for d in cohort.datasets.values()]
-    names = ", ".join(parse_dataset(d).file_name for d in ids)
-    where = os.environ.get("MLOPS_KIT_DATA_DIR")
-    looked = (f"MLOPS_KIT_DATA_DIR={where} holds none of them" if where else
-              "MLOPS_KIT_DATA_DIR is not set and the kit's cache holds none of them")  # fmt: skip
-    raise HomeworkError(
-        f"The {cohort.name} answers belong to {names}, and this machine has none of them "
-        f"({looked}). Graded kernels have no network, so every notebook would fail on its "
-        "first read through no fault of its author; nothing was graded.",
-        f"Set MLOPS_KIT_DATA_DIR to the folder holding those files (or run mlops-kit data "
-        f"fetch {' '.join(ids)} while online), then grade again. A class of forms needs no "
-        "data; --allow-network lets the notebooks download the months themselves.",
     )
 
 

@@ -2,8 +2,7 @@
 
 A *plain key* (``mlops-kit homework key``) holds every answer in clear::
 
-    {"format": "mlops-kit-key/1", "cohort": "practice", "source": "computed",
-     "synthetic": false,
+    {"format": "mlops-kit-key/1", "cohort": "practice", "source": "computed", "synthetic": false,
      "inputs": {"green_tripdata_2021-01.parquet": "<sha256>", ...},
      "parameters": {...the notebook parameters the solution ran with...},
      "answers": {"q1": {"value": 20, "option": "20", "options": ["18", "19", "20", "21"],

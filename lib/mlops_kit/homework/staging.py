@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import tlc_mirror
+from .cohorts import HomeworkError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cohorts import Cohort
@@ -207,3 +208,35 @@ def explain_missing(ename: str | None, evalue: str | None, staging: Staging) -> 
     else:
         what = text.split(":")[-1].strip() or text
     return f"the notebook read {what}, which the grader cannot provide; {staging.describe()}"
+
+
+def refuse_without_data(cohort: Cohort, key: Key) -> None:
+    """Refuse to run notebooks when none of the months the key's answers belong to is here.
+
+    A graded kernel has no network: without the months on this machine every notebook
+    fails on its first read, through no fault of its author, and those grades would be
+    stored. Forms need no data; a synthetic key needs none either.
+
+    Raises:
+        HomeworkError: a real (computed or published) key and no month to stage.
+    """
+    if key.synthetic:
+        return
+    staged, _ = key_files(cohort, key)
+    if staged:
+        return
+    from ..tlc import parse_dataset
+
+    ids = [str(d) for d in cohort.datasets.values()]
+    names = ", ".join(parse_dataset(d).file_name for d in ids)
+    where = os.environ.get("MLOPS_KIT_DATA_DIR")
+    looked = (f"MLOPS_KIT_DATA_DIR={where} holds none of them" if where else
+              "MLOPS_KIT_DATA_DIR is not set and the kit's cache holds none of them")  # fmt: skip
+    raise HomeworkError(
+        f"The {cohort.name} answers belong to {names}, and this machine has none of them "
+        f"({looked}). Graded kernels have no network, so every notebook would fail on its "
+        "first read through no fault of its author; nothing was graded.",
+        f"Set MLOPS_KIT_DATA_DIR to the folder holding those files (or run mlops-kit data "
+        f"fetch {' '.join(ids)} while online), then grade again. A class of forms needs no "
+        "data; --allow-network lets the notebooks download the months themselves.",
+    )
