@@ -62,7 +62,7 @@ from .scoring import (
     run_grade,
     saved_records,
 )
-from .staging import data_env, explain_missing, key_files, refuse_without_data, stage
+from .staging import data_env, explain_missing, months_to_stage, stage
 from .submissions import (
     MAX_NOTEBOOK_BYTES,
     Submission,
@@ -278,23 +278,24 @@ def grade(
         A :class:`GradeRun`.
 
     Raises:
-        HomeworkError: no isolation (without ``unsafe``), another run holds ``out``, a
-            corrupt gradebook, a missing folder, an unreadable class export, a synthetic key.
+        HomeworkError: no isolation (without ``unsafe``), ``out`` locked, a corrupt gradebook,
+            a missing folder, an unreadable export, a synthetic key, no month offline.
     """
     co = load_cohort(cohort)
     k = load_key(key, co.name)
     refuse_synthetic(k, allow=allow_synthetic_key)
     folder = Path(submissions).resolve()
     found = [] if folder.is_file() else find_submissions(folder)
-    if not network and any(sub.kind == "notebook" and not sub.problem for sub in found):
-        refuse_without_data(co, k)
+    notebooks = any(sub.kind == "notebook" and not sub.problem for sub in found)
+    staged = months_to_stage(co, k, network=network) if notebooks else {}
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     if folder.is_file():
         return _grade_export(folder, co, k, out, reveal=reveal, regrade=regrade,
                              on_grade=on_grade)  # fmt: skip
     with lock_output(out), open_gradebook(out / GRADEBOOK_NAME) as book:
-        state = _Run(co, k, folder, out, book, network=network, regrade=regrade, unsafe=unsafe)
+        state = _Run(co, k, folder, out, book, network=network, regrade=regrade, unsafe=unsafe,
+                     staged=staged)  # fmt: skip
         state.on_grade = on_grade
         hide: list[tuple[Path, Path | None]] = [(out, out / GRADEBOOK_NAME), (folder, None)]
         if isinstance(key, (str, Path)):
@@ -366,7 +367,7 @@ def _finish(state: _Run, found: list[Submission], reveal: bool) -> GradeRun:
 class _Run:
     """One grading run's state: what is stored, what still runs, and how to store results."""
 
-    def __init__(self, cohort, key, folder, out, book, *, network, regrade, unsafe):
+    def __init__(self, cohort, key, folder, out, book, *, network, regrade, unsafe, staged=None):
         self.cohort, self.key, self.folder, self.out, self.book = cohort, key, folder, out, book
         self.key_id = key.fingerprint()
         self.network, self.regrade, self.unsafe = network, regrade, unsafe
@@ -381,8 +382,7 @@ class _Run:
         self.hidden: tuple[str, ...] = ()
         self.limits_args: dict[str, Any] = {}
         self.timeouts = (120.0, 900.0)
-        self.data_env = data_env(cohort, key)
-        self.staged, self.skipped = key_files(cohort, key)
+        self.staged: dict[str, Path] = dict(staged or {})  # the key's months to show kernels
         self.twins: dict[str, list[str]] = {}
 
     def base(self, sub: Submission, sha: str, started: str) -> dict[str, Any]:
@@ -499,7 +499,7 @@ class _Run:
         else:
             limits = Limits(isolate=False, **self.limits_args)
         env = {
-            **self.data_env,
+            **data_env(self.cohort, self.staged),
             **staging.env,
             "MLOPS_KIT_CACHE_DIR": str(cwd / ".cache"),
             "MPLCONFIGDIR": str(cwd / ".matplotlib"),

@@ -118,14 +118,17 @@ def key_files(cohort: Cohort, key: Key) -> tuple[dict[str, Path], list[str]]:
     return found, skipped
 
 
-def data_env(cohort: Cohort, key: Key) -> dict[str, str]:
+def data_env(cohort: Cohort, files: Mapping[str, Path]) -> dict[str, str]:
     """Point the kit's own notebooks at the real files the key was made on, when on disk.
 
     Kernels run with their own (empty) cache, so files the instructor downloaded into the
     kit's cache are shown to them as ``MLOPS_KIT_DATA_DIR`` (read-only for them): a
     notebook calling ``read_trips("green:2021-01")`` finds them there.
+
+    Args:
+        cohort: the cohort whose months the key's answers belong to.
+        files: ``{TLC file name: real file}`` from :func:`key_files`.
     """
-    files, _ = key_files(cohort, key)
     folders = {path.parent for path in files.values()}
     if len(files) != len(cohort.datasets) or len(folders) != 1:
         return {}
@@ -210,21 +213,28 @@ def explain_missing(ename: str | None, evalue: str | None, staging: Staging) -> 
     return f"the notebook read {what}, which the grader cannot provide; {staging.describe()}"
 
 
-def refuse_without_data(cohort: Cohort, key: Key) -> None:
-    """Refuse to run notebooks when none of the months the key's answers belong to is here.
+def months_to_stage(cohort: Cohort, key: Key, *, network: bool) -> dict[str, Path]:
+    """Return the key's months on this machine for graded notebooks; refuse when none is.
 
     A graded kernel has no network: without the months on this machine every notebook
     fails on its first read, through no fault of its author, and those grades would be
-    stored. Forms need no data; a synthetic key needs none either.
+    stored. Called once per run (the files' sha256 are read here), only when notebooks are
+    to run; forms need no data, and a synthetic key none either.
+
+    Args:
+        cohort: the cohort being graded.
+        key: the key its answers are graded with.
+        network: the instructor lets kernels download the months themselves.
+
+    Returns:
+        ``{TLC file name: real file}`` (:func:`key_files`), possibly empty.
 
     Raises:
-        HomeworkError: a real (computed or published) key and no month to stage.
+        HomeworkError: a real (computed or published) key, no network, no month to stage.
     """
-    if key.synthetic:
-        return
     staged, _ = key_files(cohort, key)
-    if staged:
-        return
+    if key.synthetic or staged or network:
+        return staged
     from ..tlc import parse_dataset
 
     ids = [str(d) for d in cohort.datasets.values()]
