@@ -511,15 +511,22 @@ def test_failure_found_even_when_the_error_output_was_lost():
     assert _failure(nb, client) is None
 
 
+def _fails_with(tmp_path: Path, ename: str, *cells: str):
+    """Run a notebook of ``cells`` that must stop with ``ename``; return the RunResult."""
+    path = write_notebook(tmp_path / "fails.ipynb", *cells)
+    result = run_notebook(path, {}, tmp_path / "out" / "fails.ipynb", timeout_cell=60)
+    assert result.status == "cell_error" and result.ename == ename, result.error
+    return result
+
+
 def test_a_chained_error_quotes_the_learners_line_not_the_librarys(tmp_path):
     """pandas' KeyError is raised from get_loc's: the traceback shows pandas' line first."""
-    path = write_notebook(
-        tmp_path / "keyerror.ipynb",
+    result = _fails_with(
+        tmp_path,
+        "KeyError",
         "import pandas as pd\n\ndef pick(df):\n    return df['duration']",
         "df = pd.DataFrame({'trip_distance': [1.0]})\n\nx = pick(df)",
     )
-    result = run_notebook(path, {}, tmp_path / "out" / "keyerror.ipynb", timeout_cell=60)
-    assert result.status == "cell_error" and result.ename == "KeyError"
     # the failing cell's own line, not pandas' `return self._engine.get_loc(...)` nor the
     # line of pick() in the cell before (another In [n])
     assert f"{result.cell_label} (line 3: `x = pick(df)`) raised KeyError" in result.error
@@ -528,12 +535,11 @@ def test_a_chained_error_quotes_the_learners_line_not_the_librarys(tmp_path):
 
 def test_an_error_that_carries_its_own_fix_gets_no_second_one(tmp_path):
     """The kit's errors end with 'Fix: ...'; the runner only adds where the traceback is."""
-    path = write_notebook(
-        tmp_path / "typo.ipynb",
+    result = _fails_with(
+        tmp_path,
+        "HomeworkError",
         "from mlops_kit.homework import answer",
         "answer('q7', 19, cohort='2024')",
     )
-    result = run_notebook(path, {}, tmp_path / "out" / "typo.ipynb", timeout_cell=60)
-    assert result.status == "cell_error" and result.ename == "HomeworkError"
     assert result.error.count("Fix:") == 1, result.error
     assert "Use one of q1, q2" in result.error and "The traceback is in" in result.error
